@@ -1,0 +1,19 @@
+# The two commands of the README. Both set up what they need first.
+.PHONY: setup demo test bench screenshots
+
+setup:
+	./scripts/setup
+
+# The app on the built-in lab (root): brings the lab up, then opens the TUI.
+demo: setup
+	.venv/bin/ovsvlan-tui --lab
+
+# Unit, integration (real OVS lab; root) and UI tests.
+test: setup
+	.venv/bin/python -m pytest -q -p no:cacheprovider tests
+
+bench: setup
+	.venv/bin/python -m bench.run
+
+screenshots: setup
+	.venv/bin/python -m tui.screenshots

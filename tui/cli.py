@@ -1,0 +1,143 @@
+"""Command line: the TUI (default), ``snapshot`` and the ``lab`` commands."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+from collectors.endpoints import Endpoints
+from tui import lab as labmod
+
+
+class _Parser(argparse.ArgumentParser):
+    """One line on a usage error, exit status 2: scripts and humans both cope."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
+    if not 0.1 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"interval must be between 0.1 and 3600 seconds, not {text}")
+    return value
+
+
+def _connection_flags(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """The same flags on the main parser and each subcommand.
+
+    Subcommands get SUPPRESS defaults so a flag given before the subcommand
+    name is not reset by the subparser.
+    """
+    d = (lambda v: argparse.SUPPRESS) if suppress else (lambda v: v)
+    g = parser.add_argument_group("connection")
+    g.add_argument("--db", default=d(None), metavar="URL",
+                   help="OVSDB remote (default: unix:$OVS_RUNDIR/db.sock, OVS_RUNDIR defaulting "
+                        "to /var/run/openvswitch)")
+    g.add_argument("--ovs-rundir", default=d(None), metavar="DIR",
+                   help="OVS run directory holding <bridge>.mgmt for ovs-ofctl "
+                        "(default: $OVS_RUNDIR or /var/run/openvswitch)")
+    g.add_argument("--libvirt", default=d(None), metavar="URI",
+                   help="libvirt URI, opened read-only (default: qemu:///system)")
+    g.add_argument("--netns", default=d(None), metavar="NAME",
+                   help="network namespace holding the node's taps (default: this one)")
+    g.add_argument("--lab", action="store_true", default=d(False),
+                   help="use the built-in lab (brought up first if needed; root only)")
+    g.add_argument("--lab-name", default=d("lab"), metavar="NAME",
+                   help="which lab --lab and the lab commands use (default: lab)")
+    g.add_argument("--interval", type=_interval, default=d(1.0), metavar="SECONDS",
+                   help="counter refresh interval (default: 1)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="ovsvlan-tui",
+                description="Live view of Open vSwitch VLAN networking on an OpenStack compute node.")
+    _connection_flags(p, suppress=False)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    snap = sub.add_parser("snapshot", help="print the joined node model once and exit")
+    snap.add_argument("--json", action="store_true",
+                      help="one JSON object (schema ovsvlan-tui/snapshot/1) instead of a tree")
+    _connection_flags(snap, suppress=True)
+
+    lab = sub.add_parser("lab", help="a real OVS + libvirt compute node in namespaces (root only)")
+    lab_sub = lab.add_subparsers(dest="lab_command", metavar="ACTION", required=True,
+                                 parser_class=_Parser)
+    for name, text in (("up", "build the lab (idempotent)"),
+                       ("down", "remove the lab: processes, namespaces, files"),
+                       ("status", "say whether it is up and how to connect to it")):
+        a = lab_sub.add_parser(name, help=text)
+        a.add_argument("--lab-name", default=argparse.SUPPRESS, metavar="NAME")
+    ping = lab_sub.add_parser("ping", help="ping instance01's gateway (VLAN 2 -> 100 and back)")
+    ping.add_argument("--continuous", action="store_true", help="keep pinging until interrupted")
+    ping.add_argument("--count", type=int, default=3, help="pings to send (default: 3)")
+    ping.add_argument("--lab-name", default=argparse.SUPPRESS, metavar="NAME")
+    return p
+
+
+def resolve_endpoints(args: argparse.Namespace) -> Endpoints:
+    """Flags, then the environment, then the defaults of a real node."""
+    if args.lab:
+        lab = labmod.Lab(args.lab_name)
+        labmod.up(lab)
+        s = lab.settings()
+        return Endpoints(db=s["db"], ovs_rundir=s["ovs_rundir"], libvirt=s["libvirt"],
+                         netns=s["netns"])
+    rundir = args.ovs_rundir or os.environ.get("OVS_RUNDIR") or "/var/run/openvswitch"
+    return Endpoints(
+        db=args.db or f"unix:{rundir}/db.sock",
+        ovs_rundir=rundir,
+        libvirt=args.libvirt or "qemu:///system",
+        netns=args.netns,
+    )
+
+
+def _lab_command(args: argparse.Namespace) -> int:
+    lab = labmod.Lab(args.lab_name)
+    action = args.lab_command
+    if action == "up":
+        labmod.up(lab)
+        print(labmod.status(lab))
+    elif action == "down":
+        labmod.down(lab)
+        print(f"lab {lab.name!r} is down")
+    elif action == "status":
+        print(labmod.status(lab))
+        return 0 if labmod.is_up(lab) else 1
+    elif action == "ping":
+        labmod.require_root("ping")
+        if not labmod.is_up(lab):
+            raise labmod.LabError(f"lab {lab.name!r} is down: run `ovsvlan-tui lab up` first")
+        try:
+            return subprocess.run(labmod.ping_command(lab, continuous=args.continuous,
+                                                      count=args.count)).returncode
+        except KeyboardInterrupt:
+            return 0
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "lab":
+            return _lab_command(args)
+        endpoints = resolve_endpoints(args)
+        if args.command == "snapshot":
+            from tui.snapshot import run_snapshot
+
+            return run_snapshot(endpoints, as_json=args.json)
+        from tui.app import run_app
+
+        return run_app(endpoints, interval=args.interval)
+    except labmod.LabError as e:
+        print(f"ovsvlan-tui: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
