@@ -189,6 +189,10 @@ class LibvirtSource:
             raise LibvirtUnavailable(f"cannot receive libvirt events here: {e}") from None
 
     def open(self) -> None:
+        """Connect (read-only). After a dropped connection, ``close()`` then
+        ``open()`` again; events asked for earlier are registered again."""
+        if self._conn is not None:
+            raise RuntimeError("LibvirtSource is already open")
         libvirt = _import_libvirt()
         # The default handler prints every error on stderr, over the UI.
         libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
@@ -197,19 +201,27 @@ class LibvirtSource:
         except libvirt.libvirtError as e:
             raise LibvirtUnavailable(_explain(libvirt, self.uri, e)) from None
         if self._events is not None:
-            on_event, on_closed = self._events
-            self._callback_id = conn.domainEventRegisterAny(
-                None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                lambda _c, dom, event, _detail, _o: on_event(dom.UUIDString(), _event_name(event)),
-                None)
-            if on_closed is not None:
-                conn.registerCloseCallback(
-                    lambda _c, reason, _o: on_closed(_close_reason(reason)), None)
             try:
-                conn.setKeepAlive(5, 3)  # notice a dead daemon within ~20 s
-            except libvirt.libvirtError:
-                pass  # local drivers (test://) have no keepalive
+                self._subscribe(libvirt, conn, *self._events)
+            except libvirt.libvirtError as e:
+                conn.close()
+                raise LibvirtUnavailable(
+                    f"libvirt at {self.uri} refused event registration: {e.get_error_message()}"
+                ) from None
         self._conn = conn
+
+    def _subscribe(self, libvirt, conn, on_event, on_closed) -> None:
+        self._callback_id = conn.domainEventRegisterAny(
+            None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+            lambda _c, dom, event, _detail, _o: on_event(dom.UUIDString(), _event_name(event)),
+            None)
+        if on_closed is not None:
+            conn.registerCloseCallback(
+                lambda _c, reason, _o: on_closed(_close_reason(reason)), None)
+        try:
+            conn.setKeepAlive(5, 3)  # notice a dead daemon within ~20 s
+        except libvirt.libvirtError:
+            pass  # local drivers (test://) have no keepalive
 
     def close(self) -> None:
         conn, self._conn = self._conn, None

@@ -167,7 +167,7 @@ _LINK_LAYER = re.compile(r"^link/\S+(?:\s+([0-9a-f]{2}(?::[0-9a-f]{2})+))?", re.
 _KIND = re.compile(r"^[a-z][a-z0-9_]*$")
 # Words that can start the line after link/... without naming a kind.
 _NOT_KINDS = {"addrgenmode", "altname", "alias", "vf", "prop"}
-_COUNTERS = {"bytes": "bytes", "packets": "packets", "errors": "errors", "dropped": "dropped"}
+_COUNTERS = {"bytes", "packets", "errors", "dropped"}  # columns of `ip -s` that Link keeps
 
 
 def parse_ip_link_detail(text: str) -> tuple[Link, ...]:
@@ -195,7 +195,7 @@ def parse_ip_link_detail(text: str) -> tuple[Link, ...]:
             pending = None
             for col, value in zip(cols, words):
                 if col in _COUNTERS and value.isdigit():
-                    cur[f"{direction}_{_COUNTERS[col]}"] = int(value)
+                    cur[f"{direction}_{col}"] = int(value)
             continue
         if words[0] in ("RX:", "TX:"):
             pending = (words[0][:2].lower(), words[1:])

@@ -79,6 +79,16 @@ def test_a_vanished_interface_is_left_out_quietly(source, capfd):
     assert capfd.readouterr().err == ""
 
 
+def test_reconnecting_is_close_then_open(source):
+    with pytest.raises(RuntimeError, match="already open"):
+        source.open()
+    source.close()
+    with pytest.raises(RuntimeError, match="not been called"):
+        source.list_domains()
+    source.open()
+    assert len(source.list_domains()) == 2
+
+
 def test_the_tool_only_ever_opens_libvirt_read_only_and_changes_nothing(monkeypatch):
     opened = []
     real_open_ro = libvirt.openReadOnly
