@@ -149,6 +149,7 @@ class FlowDetail:
     loads: Mapping[str, int] = field(default_factory=_empty_map)  # {"reg5": 3} from load:/set_field
     drop: bool = False
     normal: bool = False
+    partial: bool = False  # the full parser failed; only the basics above were read
 
 
 @dataclass(frozen=True, slots=True)

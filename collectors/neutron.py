@@ -1,0 +1,109 @@
+"""What the Neutron OVS agent's table numbers and registers mean.
+
+Table numbers are neutron-lib's ``neutron_lib/plugins/ml2/ovs_constants.py``,
+read at two openstack/neutron-lib commits: 0964b73b (59 = packet rate limit)
+and ba77e765 (58 = packet rate limit, 59 = bandwidth rate limit), so the name
+of 59 says both. Older releases keep them in neutron's
+``neutron/plugins/ml2/drivers/openvswitch/agent/common/constants.py`` (read at
+openstack/neutron 0db57a6a: no tables 3, 4, 30, 31, 58, 59, 61, 62, 77, 78,
+and table 2 is "DVR to src MAC (VLAN)"). Registers are the OVS firewall's
+(``neutron/agent/linux/openvswitch_firewall/constants.py``: REG_PORT 5,
+REG_NET 6, REG_REMOTE_GROUP 7).
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Literal, Mapping
+
+BridgeRole = Literal["int", "phys", "tun"]
+
+# br-int
+TABLE_NAMES: Mapping[int, str] = MappingProxyType({
+    0: "local switching",
+    1: "DVR to src MAC",
+    2: "DVR to src MAC (physical)",
+    3: "ARP DVR MAC to dst MAC",
+    4: "ARP DVR MAC to dst MAC (physical)",
+    23: "canary",
+    24: "ARP spoofing",
+    25: "MAC spoofing",
+    30: "local egress",
+    31: "local IP",
+    58: "packet rate limit",
+    59: "rate limit (bandwidth; packet rate before 58 existed)",
+    60: "transient",
+    61: "local MAC direct",
+    62: "transient egress",
+    71: "base egress",
+    72: "rules egress",
+    73: "accept or ingress",
+    77: "DHCP IPv4",
+    78: "DHCP IPv6",
+    81: "base ingress",
+    82: "rules ingress",
+    91: "accepted egress",
+    92: "accepted ingress",
+    93: "dropped",
+    94: "accepted egress normal",
+})
+
+# Physical bridges (br-provider, br-ex, ...): VLAN translation sits in table 0,
+# or in table 2 when DVR is enabled.
+PHYSICAL_TABLE_NAMES: Mapping[int, str] = MappingProxyType({
+    0: "local switching",
+    1: "DVR process",
+    2: "local VLAN translation",
+    3: "DVR not learn",
+    80: "metadata egress NAT",
+    87: "metadata egress output",
+    90: "metadata IP ARP responder",
+    91: "metadata ingress direct",
+})
+
+TUNNEL_TABLE_NAMES: Mapping[int, str] = MappingProxyType({
+    0: "local switching",
+    1: "DVR process",
+    2: "patch local VLAN to tunnel",
+    3: "GRE tunnel to local VLAN",
+    4: "VXLAN tunnel to local VLAN",
+    6: "Geneve tunnel to local VLAN",
+    9: "DVR not learn",
+    10: "learn from tunnel",
+    20: "unicast to tunnel",
+    21: "ARP responder",
+    22: "flood to tunnel",
+})
+
+_BY_ROLE: Mapping[str, Mapping[int, str]] = MappingProxyType({
+    "int": TABLE_NAMES,
+    "phys": PHYSICAL_TABLE_NAMES,
+    "tun": TUNNEL_TABLE_NAMES,
+})
+
+# What the OVS firewall keeps in each register.
+REGISTERS: Mapping[str, str] = MappingProxyType({
+    "reg5": "VIF ofport",
+    "reg6": "network / conntrack zone",
+    "reg7": "remote group",
+})
+
+
+def table_name(bridge_role: BridgeRole | str, table: int) -> str:
+    """The agent's name for a table on a bridge of that role, or "" if it has none."""
+    return _BY_ROLE.get(bridge_role, {}).get(table, "")
+
+
+def describe_registers(regs: Mapping[str, int]) -> str:
+    """'reg5=3 (VIF ofport), reg6=2 (network / conntrack zone)', in register order."""
+
+    def number(name: str) -> int:
+        digits = name[3:]
+        return int(digits) if digits.isdigit() else 99
+
+    parts = []
+    for name in sorted(regs, key=number):
+        meaning = REGISTERS.get(name)
+        value = regs[name]
+        parts.append(f"{name}={value} ({meaning})" if meaning else f"{name}={value:#x}")
+    return ", ".join(parts)
