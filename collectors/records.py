@@ -251,7 +251,6 @@ class Observation:
     hostname: str
     ovsdb: OvsdbSnapshot | None = None
     flows: Mapping[str, FlowDump] = field(default_factory=_empty_map)  # by bridge
-    details: Mapping[FlowKey, FlowDetail] = field(default_factory=_empty_map)
     port_counters: tuple[PortCounters, ...] = ()
     domains: tuple[Domain, ...] | None = None  # None: libvirt not read
     vnic_stats: tuple[VnicStats, ...] = ()

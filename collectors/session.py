@@ -1,0 +1,291 @@
+"""One node's sources read together into the joined model, refresh after refresh.
+
+UI-free: the TUI runs ``refresh`` in a worker thread and the ``snapshot``
+command runs it once. The OVSDB collector pushes topology from its own thread
+(``set_ovsdb``); counters (flows, ports, links, vNIC stats) are pulled here.
+Each refresh returns a frozen ``Refresh``: the model plus what moved since the
+previous one, so the UI computes no rates of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+from collectors import netlink, openflow
+from collectors.domains import LibvirtSource, LibvirtUnavailable
+from collectors.endpoints import Endpoints
+from collectors.model import NodeModel, build_model
+from collectors.records import (
+    Domain,
+    Flow,
+    FlowDetail,
+    FlowDump,
+    FlowKey,
+    Link,
+    Observation,
+    OvsdbSnapshot,
+    PortCounters,
+    SourceState,
+    VnicStats,
+)
+
+HISTORY = 30  # samples of pps kept per moving flow (sparklines)
+DOMAIN_POLL = 10.0  # seconds between libvirt re-lists when no event arrives
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """Everything one refresh produced, safe to hand to the UI thread."""
+
+    model: NodeModel
+    deltas: Mapping[str, openflow.FlowDelta]  # by bridge
+    history: Mapping[FlowKey, tuple[float, ...]]  # recent pps of flows that moved
+    mark: Mapping[FlowKey, tuple[int, int]] | None  # counters when the mark was set
+    mark_time: float | None
+    took: float  # seconds the refresh took (the UI adapts its interval to it)
+    # per second since the previous refresh: (rx_pps, tx_pps, rx_Bps, tx_Bps)
+    link_rates: Mapping[str, tuple[float, float, float, float]] = field(default_factory=dict)
+    port_rates: Mapping[tuple[str, str], tuple[float, float, float, float]] = field(
+        default_factory=dict)  # by (bridge, port) from dump-ports
+    vnic_rates: Mapping[str, tuple[float, float, float, float]] = field(
+        default_factory=dict)  # by tap, from libvirt's interfaceStats (the VM's view)
+    at: float = field(default_factory=time.time)
+
+    def rate(self, flow: Flow) -> tuple[float, float] | None:
+        delta = self.deltas.get(flow.bridge)
+        return delta.rate(flow.key) if delta else None
+
+    def since_mark(self, flow: Flow) -> tuple[int, int] | None:
+        if self.mark is None:
+            return None
+        base = self.mark.get(flow.key)
+        if base is None:  # the flow appeared after the mark
+            return flow.n_packets, flow.n_bytes
+        return max(flow.n_packets - base[0], 0), max(flow.n_bytes - base[1], 0)
+
+
+class NodeSession:
+    """Holds the per-source state between refreshes (flow tables, last reads)."""
+
+    def __init__(self, endpoints: Endpoints, *, hostname: str | None = None) -> None:
+        self.endpoints = endpoints
+        self.hostname = hostname or socket.gethostname()
+        self._lock = threading.Lock()
+        self._ovsdb: OvsdbSnapshot | None = None
+        self._states: dict[str, SourceState] = {
+            s: SourceState(s, "connecting") for s in ("ovsdb", "openflow", "libvirt", "netlink")
+        }
+        self._tables: dict[str, openflow.FlowTable] = {}
+        self._history: dict[FlowKey, deque] = {}
+        self._idle: dict[FlowKey, int] = {}
+        self._mark: dict[FlowKey, tuple[int, int]] | None = None
+        self._mark_time: float | None = None
+        self._mark_wanted = False
+        self._libvirt: LibvirtSource | None = None
+        self._domains: tuple[Domain, ...] | None = None
+        self._domains_at = 0.0
+        self._domains_stale = True
+        self._vnic_stats: tuple[VnicStats, ...] = ()
+        self._links: tuple[Link, ...] | None = None
+        self._port_counters: tuple[PortCounters, ...] = ()
+        self._prev_links: tuple[float, dict[str, tuple[int, int, int, int]]] | None = None
+        self._prev_ports: tuple[float, dict[tuple[str, str], tuple[int, int, int, int]]] | None = None
+        self._prev_vnics: tuple[float, dict[str, tuple[int, int, int, int]]] | None = None
+
+    # -- pushed in from other threads ------------------------------------
+
+    def set_ovsdb(self, snapshot: OvsdbSnapshot) -> None:
+        with self._lock:
+            self._ovsdb = snapshot
+
+    def set_state(self, state: SourceState) -> None:
+        with self._lock:
+            self._states[state.source] = state
+
+    def domains_changed(self) -> None:
+        """A libvirt lifecycle event: re-list domains at the next refresh."""
+        self._domains_stale = True
+
+    def set_libvirt(self, source: LibvirtSource | None) -> None:
+        """The libvirt connection to read (opened by the caller, whose loop gets events)."""
+        self._libvirt = source
+        self._domains_stale = True
+
+    def request_mark(self) -> None:
+        """Counters from the next refresh on are also shown "since mark"."""
+        self._mark_wanted = True
+
+    def clear_mark(self) -> None:
+        self._mark = None
+        self._mark_time = None
+
+    def state(self, source: str) -> SourceState:
+        with self._lock:
+            return self._states[source]
+
+    # -- the refresh -------------------------------------------------------
+
+    def refresh(self) -> Refresh:
+        """Blocking: run it in a worker thread. Never raises for a source's failure."""
+        started = time.monotonic()
+        with self._lock:
+            ovsdb = self._ovsdb
+        bridges = [b.name for b in ovsdb.bridges] if ovsdb else []
+        dumps, ports, links = asyncio.run(self._pull(bridges))
+        deltas = self._update_flows(dumps)
+        self._read_libvirt()
+        self._port_counters = ports
+        if links is not None:
+            self._links = links
+        now = time.monotonic()
+        link_rates, self._prev_links = _rates(self._prev_links, now, {
+            l.ifname: (l.rx_packets, l.tx_packets, l.rx_bytes, l.tx_bytes) for l in links or ()})
+        port_rates, self._prev_ports = _rates(self._prev_ports, now, {
+            (c.bridge, c.port): (c.rx_packets or 0, c.tx_packets or 0, c.rx_bytes or 0,
+                                 c.tx_bytes or 0) for c in ports})
+        vnic_rates, self._prev_vnics = _rates(self._prev_vnics, now, {
+            v.target: (v.rx_packets, v.tx_packets, v.rx_bytes, v.tx_bytes)
+            for v in self._vnic_stats})
+        obs = Observation(
+            hostname=self.hostname,
+            ovsdb=ovsdb,
+            flows=MappingProxyType({d.bridge: self._tables[d.bridge].dump or d for d in dumps}),
+            port_counters=self._port_counters,
+            domains=self._domains,
+            vnic_stats=self._vnic_stats,
+            links=self._links,
+            sources=tuple(self._states.values()),
+        )
+        model = build_model(obs, self.detail_of)
+        if self._mark_wanted:
+            self._mark = {f.key: (f.n_packets, f.n_bytes) for f in model.all_flows()}
+            self._mark_time = time.time()
+            self._mark_wanted = False
+        return Refresh(
+            model=model,
+            deltas=MappingProxyType(deltas),
+            history=MappingProxyType({k: tuple(v) for k, v in self._history.items()}),
+            mark=MappingProxyType(self._mark) if self._mark is not None else None,
+            mark_time=self._mark_time,
+            took=time.monotonic() - started,
+            link_rates=MappingProxyType(link_rates),
+            port_rates=MappingProxyType(port_rates),
+            vnic_rates=MappingProxyType(vnic_rates),
+        )
+
+    def detail_of(self, flow: Flow) -> FlowDetail:
+        table = self._tables.get(flow.bridge)
+        if table is None:
+            return openflow.flow_detail(flow)
+        return table.detail_of(flow)
+
+    async def _pull(self, bridges: list[str]):
+        rundir = self.endpoints.ovs_rundir
+        flow_jobs = [openflow.dump_flows(b, rundir=rundir) for b in bridges]
+        port_jobs = [openflow.dump_ports(b, rundir=rundir) for b in bridges]
+        results = await asyncio.gather(*flow_jobs, *port_jobs, self._read_links())
+        dumps: list[FlowDump] = list(results[: len(bridges)])
+        port_results = results[len(bridges): 2 * len(bridges)]
+        ports = tuple(c for r in port_results if not isinstance(r, str) for c in r)
+        return dumps, ports, results[-1]
+
+    async def _read_links(self) -> tuple[Link, ...] | None:
+        try:
+            links = await netlink.read_links(self.endpoints.netns)
+        except netlink.NetlinkUnavailable as e:
+            self.set_state(SourceState("netlink", "error", str(e)))
+            return None
+        except Exception as e:  # pyroute2 can raise from deep inside; never kill a refresh
+            self.set_state(SourceState("netlink", "error", f"reading links failed: {e}"))
+            return None
+        self.set_state(SourceState("netlink", "live", "", time.time()))
+        return links
+
+    def _update_flows(self, dumps: list[FlowDump]) -> dict[str, openflow.FlowDelta]:
+        deltas = {}
+        present = {d.bridge for d in dumps}
+        for bridge in list(self._tables):
+            if bridge not in present:  # bridge deleted
+                self._forget(self._tables.pop(bridge).keys())
+        errors = []
+        for dump in dumps:
+            table = self._tables.setdefault(dump.bridge, openflow.FlowTable(dump.bridge))
+            delta = table.update(dump)
+            deltas[dump.bridge] = delta
+            if dump.error:
+                errors.append(dump.error)
+            self._forget(delta.gone)
+            self._record_history(delta)
+        if errors:
+            last_ok = self._states["openflow"].last_ok
+            self.set_state(SourceState("openflow", "stale", errors[0], last_ok))
+        elif dumps:
+            self.set_state(SourceState("openflow", "live", "", time.time()))
+        return deltas
+
+    def _record_history(self, delta: openflow.FlowDelta) -> None:
+        """Recent pps per flow, kept only while a flow moves (cost ~ moving flows)."""
+        if delta.interval <= 0:
+            return
+        for key, (packets, _bytes) in delta.moved.items():
+            h = self._history.get(key)
+            if h is None:
+                h = self._history[key] = deque([0.0] * (HISTORY - 1), maxlen=HISTORY)
+            h.append(packets / delta.interval)
+            self._idle[key] = 0
+        for key in list(self._history):
+            if key[0] != delta.bridge or key in delta.moved:
+                continue
+            self._history[key].append(0.0)
+            idle = self._idle.get(key, 0) + 1
+            if idle >= HISTORY:
+                del self._history[key]
+                self._idle.pop(key, None)
+            else:
+                self._idle[key] = idle
+
+    def _forget(self, keys) -> None:
+        for key in keys:
+            self._history.pop(key, None)
+            self._idle.pop(key, None)
+
+    def _read_libvirt(self) -> None:
+        source = self._libvirt
+        if source is None:
+            return
+        now = time.monotonic()
+        try:
+            if self._domains_stale or now - self._domains_at > DOMAIN_POLL:
+                self._domains_stale = False
+                self._domains = source.list_domains()
+                self._domains_at = now
+            self._vnic_stats = source.interface_stats(self._domains or ())
+        except LibvirtUnavailable as e:
+            self.set_state(SourceState("libvirt", "stale", str(e), self._states["libvirt"].last_ok))
+            return
+        except Exception as e:  # libvirt.libvirtError and friends
+            self.set_state(SourceState("libvirt", "stale", f"libvirt read failed: {e}",
+                                       self._states["libvirt"].last_ok))
+            return
+        self.set_state(SourceState("libvirt", "live", "", time.time()))
+
+
+def _rates(prev, now: float, current: dict) -> tuple[dict, tuple[float, dict]]:
+    """Per-second deltas of each key's counters since ``prev`` (time, counters)."""
+    out = {}
+    if prev is not None and current:
+        then, old = prev
+        dt = now - then
+        if dt > 0:
+            for key, values in current.items():
+                before = old.get(key)
+                if before is not None:
+                    out[key] = tuple(max(a - b, 0) / dt for a, b in zip(values, before))
+    return out, ((now, current) if current else prev)

@@ -1,0 +1,286 @@
+"""The app: wires a backend to the screens and keeps the refresh cycle.
+
+Refreshes never overlap: a refresh runs in a worker thread, and the next one
+is armed only when it has finished (so a slow node slows the cycle down, it
+does not pile refreshes up; the interval actually used is shown). OVSDB,
+libvirt and netlink changes start a refresh at once. Only the screen on top
+is fed; the others catch up when they come back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from functools import partial
+
+from textual.app import App
+from textual.binding import Binding
+from textual.command import Hit, Hits, Provider
+from textual.message import Message
+from textual.timer import Timer
+from textual.worker import Worker, WorkerState
+
+from collectors.endpoints import Endpoints
+from collectors.records import Flow
+from collectors.scopes import Scope, ports_of_flow
+from collectors.session import Refresh
+from tui.backend import Backend, LiveBackend
+from tui.screens.base import NodeScreen
+from tui.screens.flow_detail import FlowDetailScreen
+from tui.screens.flows import FlowsScreen
+from tui.screens.help import HelpScreen
+from tui.screens.instance import InstanceScreen
+from tui.screens.overview import OverviewScreen
+from tui.screens.port import PortScreen
+from tui.screens.problems import ProblemsScreen
+from tui.screens.vlan import VlanScreen
+
+_IP = re.compile(r"(?:nw_src|nw_dst|arp_spa|arp_tpa|ipv6_src|ipv6_dst|nd_target)="
+                 r"([0-9a-fA-F.:]+)")
+
+
+class RefreshDone(Message):
+    def __init__(self, refresh: Refresh) -> None:
+        super().__init__()
+        self.refresh = refresh
+
+
+class SourceChanged(Message):
+    """A push source saw a change: refresh now rather than at the next tick."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__()
+        self.source = source
+
+
+class JumpProvider(Provider):
+    """ctrl+p: any instance, Nova name, tap, port, MAC, IP seen in flows, or VLAN."""
+
+    async def search(self, query: str) -> Hits:
+        app = self.app
+        if app.latest is None:
+            return
+        matcher = self.matcher(query)
+        for text, help_text, action in app.jump_targets():
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), action, help=help_text)
+
+
+class OvsVlanApp(App):
+    TITLE = "ovsvlan-tui"
+    COMMANDS = App.COMMANDS | {JumpProvider}
+    BINDINGS = [
+        Binding("q", "quit", "quit"),
+        Binding("question_mark", "help", "help"),
+        Binding("m", "mark", "mark"),
+        Binding("M", "clear_mark", "clear mark", show=False),
+        Binding("p", "pause", "pause"),
+        Binding("r", "refresh_now", "refresh"),
+        Binding("exclamation_mark", "problems", "problems"),
+    ]
+
+    def __init__(self, backend: Backend, *, interval: float = 1.0) -> None:
+        super().__init__()
+        self.backend = backend
+        self.interval = interval
+        self.effective_interval = interval
+        self.latest: Refresh | None = None
+        self.paused = False
+        self._refreshing = False
+        self._refresh_again = False
+        self._refresh_timer: Timer | None = None
+        self._jump_cache: tuple[int, list] | None = None
+
+    def get_default_screen(self) -> OverviewScreen:
+        return OverviewScreen()
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.backend.start(asyncio.get_running_loop(),
+                           lambda source: self.post_message(SourceChanged(source)))
+        self._kick()
+
+    async def on_unmount(self) -> None:
+        if self._refresh_timer is not None:
+            self._refresh_timer.stop()
+        await self.backend.stop()
+
+    # -- the refresh cycle ---------------------------------------------------------
+
+    def _kick(self) -> None:
+        """Start a refresh unless one runs; then one more follows it."""
+        if self._refreshing:
+            self._refresh_again = True
+            return
+        if self._refresh_timer is not None:
+            self._refresh_timer.stop()
+            self._refresh_timer = None
+        self._refreshing = True
+        self.run_worker(self.backend.refresh, thread=True, group="refresh",
+                        name="refresh", exit_on_error=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "refresh":
+            return
+        if event.state == WorkerState.SUCCESS:
+            self._done(event.worker.result)
+        elif event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
+            self._refreshing = False
+            if event.state == WorkerState.ERROR:
+                self.notify(f"refresh failed: {event.worker.error!r}", severity="error",
+                            timeout=5)
+            self._arm(self.effective_interval)
+
+    def _done(self, refresh: Refresh) -> None:
+        self._refreshing = False
+        self.latest = refresh
+        self._jump_cache = None
+        # A refresh slower than the interval stretches the cycle instead of queueing.
+        self.effective_interval = max(self.interval, round(refresh.took * 1.5, 1))
+        if not self.paused and isinstance(self.screen, NodeScreen):
+            self.screen.apply(refresh)
+        if self._refresh_again:
+            self._refresh_again = False
+            self._kick()
+        else:
+            self._arm(max(self.effective_interval - refresh.took, 0.05))
+
+    def _arm(self, delay: float) -> None:
+        if self._refresh_timer is not None:
+            self._refresh_timer.stop()
+        self._refresh_timer = self.set_timer(delay, self._kick)
+
+    def on_source_changed(self, message: SourceChanged) -> None:
+        self._kick()
+
+    # -- actions ------------------------------------------------------------------
+
+    def action_refresh_now(self) -> None:
+        self._kick()
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        self.notify("display paused: collection goes on (p to resume)" if self.paused
+                    else "display resumed", timeout=3)
+        if self.latest is not None and isinstance(self.screen, NodeScreen):
+            self.screen.apply(self.latest)
+
+    def action_mark(self) -> None:
+        self.backend.request_mark()
+        self.notify("mark set: counters also show what moved since now", timeout=3)
+        self._kick()
+
+    def action_clear_mark(self) -> None:
+        self.backend.clear_mark()
+        self._kick()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_problems(self) -> None:
+        self.push_screen(ProblemsScreen())
+
+    # -- navigation (screens call these) ----------------------------------------------
+
+    def breadcrumb(self) -> list[str]:
+        return [getattr(s, "crumb", "?") for s in self.screen_stack if isinstance(s, NodeScreen)]
+
+    def open_instance(self, uuid: str) -> None:
+        inst = self.latest.model.instance(uuid) if self.latest else None
+        name = (inst.domain.nova_name or inst.domain.name) if inst else uuid[:8]
+        self.push_screen(InstanceScreen(uuid, name))
+
+    def open_port(self, name: str) -> None:
+        self.push_screen(PortScreen(name))
+
+    def open_vlan(self, local_vlan: int) -> None:
+        self.push_screen(VlanScreen(local_vlan))
+
+    def open_flows(self, kind: str, value: str, text: str = "") -> None:
+        scope = Scope(kind, value)  # type: ignore[arg-type]
+        model = self.latest.model if self.latest else None
+        title = scope.title(model) if kind != "port" else f"flows of {value}"
+        self.push_screen(FlowsScreen(scope, title, text))
+
+    def open_flows_all(self, text: str = "") -> None:
+        self.push_screen(FlowsScreen(Scope("all"), "all flows", text))
+
+    def open_flow(self, flow: Flow) -> None:
+        self.push_screen(FlowDetailScreen(flow))
+
+    def open_flow_owner(self, flow: Flow) -> None:
+        from collectors import openflow
+
+        if self.latest is None:
+            return
+        for pv in ports_of_flow(self.latest.model, flow, openflow.flow_detail(flow)):
+            if pv.domain_uuid:
+                self.open_instance(pv.domain_uuid)
+                return
+        self.notify("no instance owns the ports of this flow", severity="warning")
+
+    def open_subject(self, kind: str, subject: str) -> None:
+        """From a problem to what it concerns."""
+        model = self.latest.model if self.latest else None
+        if model is None:
+            return
+        if subject.startswith("vlan ") and subject[5:].isdigit():
+            self.open_vlan(int(subject[5:]))
+        elif model.port(subject) is not None:
+            self.open_port(subject)
+        else:
+            for inst in model.instances:
+                if any(v.vnic.target == subject or v.vnic.mac == subject for v in inst.vnics):
+                    self.open_instance(inst.domain.uuid)
+                    return
+            self.notify(f"{subject} is not on this node any more", severity="warning")
+
+    def jump_targets(self) -> list[tuple[str, str, object]]:
+        """Everything ctrl+p can jump to, rebuilt once per refresh."""
+        if self._jump_cache is not None and self._jump_cache[0] == id(self.latest):
+            return self._jump_cache[1]
+        model = self.latest.model
+        out: list[tuple[str, str, object]] = []
+        for inst in model.instances:
+            d = inst.domain
+            go = partial(self.open_instance, d.uuid)
+            if d.nova_name:
+                out.append((d.nova_name, f"instance {d.name} ({d.state})", go))
+            out.append((d.name, f"domain, Nova name {d.nova_name or '-'}", go))
+            out.append((d.uuid, f"domain uuid of {d.nova_name or d.name}", go))
+            for v in inst.vnics:
+                if v.vnic.mac:
+                    out.append((v.vnic.mac, f"vNIC of {d.nova_name or d.name}",
+                                partial(self.open_port, v.port.name) if v.port else go))
+        for pv in model.ports:
+            owner = f" of {pv.domain_uuid[:8]}" if pv.domain_uuid else ""
+            out.append((pv.name, f"port on {pv.bridge}, ofport {pv.ofport}{owner}",
+                        partial(self.open_port, pv.name)))
+            if pv.tap:
+                out.append((pv.tap, f"tap behind {pv.name}", partial(self.open_port, pv.name)))
+        for v in model.vlans:
+            go = partial(self.open_vlan, v.local_vlan)
+            out.append((f"vlan {v.local_vlan}", f"local VLAN on {v.bridge}", go))
+            if v.segmentation_id is not None:
+                out.append((f"vlan {v.segmentation_id}",
+                            f"provider VLAN of local VLAN {v.local_vlan}", go))
+        ips: set[str] = set()
+        for f in model.all_flows():
+            if "=" in f.match:
+                ips.update(_IP.findall(f.match))
+            if len(ips) > 5000:
+                break
+        for ip in sorted(ips):
+            out.append((ip, "IP seen in flows: the flows that mention it",
+                        partial(self.open_flows_all, ip)))
+        self._jump_cache = (id(self.latest), out)
+        return out
+
+
+def run_app(endpoints: Endpoints, *, interval: float = 1.0) -> int:
+    OvsVlanApp(LiveBackend(endpoints), interval=interval).run()
+    return 0
+
+

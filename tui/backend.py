@@ -1,0 +1,129 @@
+"""The live sources behind the app: starts the push collectors, runs refreshes.
+
+The app talks to a backend only through this small interface, so UI tests
+can give it a fake one (tests/fakes.py) and integration tests the real one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Callable, Protocol
+
+from collectors import netlink
+from collectors.domains import LibvirtSource, LibvirtUnavailable
+from collectors.endpoints import Endpoints
+from collectors.ovsdb import OvsdbCollector
+from collectors.records import SourceState
+from collectors.session import NodeSession, Refresh
+
+
+class Backend(Protocol):
+    def start(self, loop: asyncio.AbstractEventLoop, changed: Callable[[str], None]) -> None:
+        """Start push sources; ``changed(source)`` may be called from any thread."""
+
+    def refresh(self) -> Refresh:
+        """Blocking; the app runs it in a worker thread."""
+
+    async def stop(self) -> None: ...
+
+    def request_mark(self) -> None: ...
+
+    def clear_mark(self) -> None: ...
+
+
+class LiveBackend:
+    """OVSDB (its own thread), libvirt (events on the app loop), netlink watcher, and
+    the session that pulls counters."""
+
+    def __init__(self, endpoints: Endpoints) -> None:
+        self.endpoints = endpoints
+        self.session = NodeSession(endpoints)
+        self._ovsdb: OvsdbCollector | None = None
+        self._libvirt: LibvirtSource | None = None
+        self._watcher: netlink.LinkWatcher | None = None
+        self._changed: Callable[[str], None] = lambda source: None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._retry: asyncio.TimerHandle | None = None
+
+    def start(self, loop: asyncio.AbstractEventLoop, changed: Callable[[str], None]) -> None:
+        self._loop = loop
+        self._changed = changed
+
+        def on_snapshot(snapshot) -> None:
+            self.session.set_ovsdb(snapshot)
+            changed("ovsdb")
+
+        def on_state(state: SourceState) -> None:
+            self.session.set_state(state)
+            changed("ovsdb")
+
+        self._ovsdb = OvsdbCollector(self.endpoints.db, on_snapshot, on_state)
+        self._ovsdb.start()
+        self._open_libvirt()
+        loop.create_task(self._watch_links())
+
+    def _open_libvirt(self) -> None:
+        """Open read-only; when it fails, say why and try again in 10 s."""
+        self._retry = None
+        source = LibvirtSource(self.endpoints.libvirt)
+        try:
+            try:
+                source.register_events(self._loop, self._on_domain_event, self._on_libvirt_closed)
+            except LibvirtUnavailable:
+                pass  # events are bound to another loop (tests): polling still works
+            source.open()
+        except LibvirtUnavailable as e:
+            self.session.set_state(SourceState("libvirt", "error", str(e)))
+            self._changed("libvirt")
+            self._retry = self._loop.call_later(10.0, self._open_libvirt)
+            return
+        self._libvirt = source
+        self.session.set_libvirt(source)
+        self._changed("libvirt")
+
+    def _on_domain_event(self, uuid: str, event: str) -> None:
+        self.session.domains_changed()
+        self._changed("libvirt")
+
+    def _on_libvirt_closed(self, reason: str) -> None:
+        self.session.set_libvirt(None)
+        self.session.set_state(SourceState("libvirt", "stale",
+                                           f"connection closed ({reason}); reconnecting"))
+        if self._libvirt is not None:
+            self._libvirt.close()
+            self._libvirt = None
+        self._changed("libvirt")
+        if self._loop is not None and self._retry is None:
+            self._retry = self._loop.call_later(2.0, self._open_libvirt)
+
+    async def _watch_links(self) -> None:
+        """Taps appearing and vanishing show at once, not at the next interval."""
+        self._watcher = netlink.LinkWatcher(lambda ifname: self._changed("netlink"),
+                                            netns=self.endpoints.netns)
+        try:
+            await self._watcher.start()
+        except netlink.NetlinkUnavailable as e:
+            self.session.set_state(SourceState("netlink", "error", str(e)))
+            self._watcher = None
+
+    def refresh(self) -> Refresh:
+        return self.session.refresh()
+
+    def request_mark(self) -> None:
+        self.session.request_mark()
+
+    def clear_mark(self) -> None:
+        self.session.clear_mark()
+
+    async def stop(self) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
+        if self._watcher is not None:
+            try:
+                await self._watcher.stop()
+            except Exception:
+                pass
+        if self._ovsdb is not None:
+            await asyncio.to_thread(self._ovsdb.stop)
+        if self._libvirt is not None:
+            self._libvirt.close()

@@ -1,0 +1,66 @@
+"""What every screen shares: the source bar, the breadcrumb, the footer, and
+being fed refreshes only while it is the screen on top."""
+
+from __future__ import annotations
+
+import time
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from collectors.session import Refresh
+from widgets.status import Breadcrumb, SourceBar
+
+
+class NodeScreen(Screen):
+    """A screen of the node view. Subclasses fill ``body`` and ``show``."""
+
+    BINDINGS = [
+        Binding("escape", "back", "back"),
+    ]
+
+    crumb = "?"
+
+    def compose(self) -> ComposeResult:
+        yield SourceBar(id="sources")
+        yield Breadcrumb(id="crumbs")
+        with Vertical(id="body"):
+            yield from self.body()
+        yield Footer()
+
+    def body(self) -> ComposeResult:
+        yield from ()
+
+    # -- refreshes ----------------------------------------------------------
+
+    def on_screen_resume(self) -> None:
+        self.query_one(Breadcrumb).show(self.app.breadcrumb())
+        if self.app.latest is not None:
+            self.apply(self.app.latest)
+
+    def apply(self, refresh: Refresh) -> None:
+        """Called by the app for the screen on top only: hidden screens do no work."""
+        app = self.app
+        model = refresh.model
+        self.query_one(SourceBar).show(
+            hostname=model.hostname,
+            ovs_version=model.ovs_version,
+            datapaths=[b.datapath_type or "system" for b in model.bridges],
+            sources=model.sources,
+            interval=app.effective_interval,
+            adapted=app.effective_interval > app.interval,
+            paused=app.paused,
+            mark_age=(time.time() - refresh.mark_time) if refresh.mark_time else None,
+            problems=len(model.problems),
+        )
+        self.show(refresh)
+
+    def show(self, refresh: Refresh) -> None:
+        """Render this screen's part of the refresh."""
+
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 1:
+            self.app.pop_screen()

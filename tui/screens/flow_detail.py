@@ -1,0 +1,132 @@
+"""One flow in full: parsed match and actions, Neutron names, decoded
+registers, counters with rate and trend, and the ports (and instance) it is about."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from collectors import neutron, openflow
+from collectors.model import PortView
+from collectors.records import Flow
+from collectors.scopes import ports_of_flow
+from collectors.session import Refresh
+from tui import rows
+from tui.screens.base import NodeScreen
+from widgets import format as fmt
+
+
+def parsed_fields(flow: Flow) -> tuple[list, list]:
+    """(match, actions) as key/value pairs from python-ovs's full parser."""
+    try:
+        from ovs.flow.ofp import OFPFlow
+
+        parsed = OFPFlow(f"table={flow.table}, priority={flow.priority},{flow.match} "
+                         f"actions={flow.actions}" if flow.match else
+                         f"table={flow.table}, priority={flow.priority} actions={flow.actions}")
+        return ([(kv.key, kv.value) for kv in parsed.match_kv if kv.key != "priority"],
+                [(kv.key, kv.value) for kv in parsed.actions_kv])
+    except Exception as e:  # the parser does not know every action; show the text
+        return [("(unparsed)", flow.match)], [("(unparsed)", f"{flow.actions}  [{e}]")]
+
+
+class FlowDetailScreen(NodeScreen):
+    BINDINGS = [
+        Binding("i", "instance", "its instance"),
+        Binding("o", "port", "its port"),
+    ]
+    DEFAULT_CSS = """
+    FlowDetailScreen #detail { height: 1fr; padding: 0 1; }
+    """
+
+    def __init__(self, flow: Flow) -> None:
+        super().__init__()
+        self.flow = flow
+        self.crumb = f"{flow.bridge} t{flow.table} p{flow.priority}"
+        self.detail = openflow.flow_detail(flow)  # one flow: the full parse is cheap
+        self.match, self.actions = parsed_fields(flow)
+        self.ports: list[PortView] = []
+
+    def body(self) -> ComposeResult:
+        with VerticalScroll(id="detail"):
+            yield Static(id="text")
+
+    def show(self, refresh: Refresh) -> None:
+        model = refresh.model
+        current = next((f for f in model.all_flows() if f.key == self.flow.key), None)
+        flow = current or self.flow
+        self.ports = ports_of_flow(model, flow, self.detail)
+        role = rows.bridge_role(model, flow.bridge)
+        head = Text()
+        head.append(f"{flow.bridge} table {flow.table}", style="bold")
+        name = neutron.table_name(role, flow.table)
+        if name:
+            head.append(f" ({name})")
+        head.append(f"  priority {flow.priority}  cookie {flow.cookie:#x}")
+        if current is None:
+            head.append("\nthis flow is gone (deleted or replaced)", style="bold red")
+
+        counters = Table(box=None, show_header=True, padding=(0, 2))
+        for c in ("packets", "bytes", "pps", "bps", "since mark", "trend (30 s)", "age"):
+            counters.add_column(c, justify="right")
+        rate = refresh.rate(flow)
+        since = refresh.since_mark(flow)
+        counters.add_row(str(flow.n_packets), str(flow.n_bytes),
+                         fmt.rate(rate[0]) if rate else "", fmt.bits(rate[1]) if rate else "",
+                         fmt.count(since[0]) if since else "",
+                         fmt.spark(refresh.history.get(flow.key, ()), 30), f"{flow.duration:.0f}s")
+
+        parsed = Table(box=None, show_header=True, padding=(0, 1), expand=True)
+        parsed.add_column("match", style="cyan", no_wrap=True)
+        parsed.add_column("value", overflow="fold")
+        for k, v in self.match:
+            parsed.add_row(k, str(v))
+        parsed.add_row("", "")
+        parsed.add_row(Text("actions", style="bold"), "")
+        for k, v in self.actions:
+            if k == "resubmit" and isinstance(v, dict) and v.get("table") is not None:
+                tname = neutron.table_name(role, int(v["table"]))
+                v = f"table {v['table']}" + (f" ({tname})" if tname else "")
+            parsed.add_row(k, str(v))
+
+        about = Text()
+        if self.detail.regs:
+            about.append("registers: " + neutron.describe_registers(self.detail.regs) + "\n")
+        if self.detail.loads:
+            about.append("loads: " + neutron.describe_registers(self.detail.loads) + "\n")
+        if self.detail.set_vlan is not None:
+            about.append(f"sets VLAN {self.detail.set_vlan}\n", style="bold")
+        if self.detail.strip_vlan:
+            about.append("strips the VLAN tag\n", style="bold")
+        if self.ports:
+            about.append("about ports: ")
+            for pv in self.ports:
+                owner = model.instance(pv.domain_uuid) if pv.domain_uuid else None
+                about.append(f"{pv.name} (ofport {pv.ofport})", style="bold")
+                if owner:
+                    about.append(f" of {owner.domain.nova_name or owner.domain.name}")
+                about.append("  ")
+            about.append("\no: the port   i: its instance", style="dim")
+        else:
+            about.append("not tied to one port", style="dim")
+
+        raw = Text(f"\n{flow.match or '(any)'} actions={flow.actions}", style="dim")
+        self.query_one("#text", Static).update(Group(head, counters, about, parsed, raw))
+
+    def action_port(self) -> None:
+        if self.ports:
+            self.app.open_port(self.ports[0].name)
+        else:
+            self.notify("this flow is not tied to one port", severity="warning")
+
+    def action_instance(self) -> None:
+        for pv in self.ports:
+            if pv.domain_uuid:
+                self.app.open_instance(pv.domain_uuid)
+                return
+        self.notify("no instance owns the ports of this flow", severity="warning")

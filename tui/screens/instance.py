@@ -1,0 +1,66 @@
+"""One instance: its domain and Nova facts, and each vNIC's path through OVS."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from collectors.session import Refresh
+from tui import rows
+from tui.screens.base import NodeScreen
+from widgets.keyed_table import KeyedTable
+
+
+class InstanceScreen(NodeScreen):
+    BINDINGS = [
+        Binding("f", "flows", "flows of instance"),
+    ]
+    DEFAULT_CSS = """
+    InstanceScreen #facts { height: auto; padding: 0 1; }
+    InstanceScreen #vnics { height: 1fr; }
+    """
+
+    def __init__(self, uuid: str, name: str) -> None:
+        super().__init__()
+        self.uuid = uuid
+        self.crumb = name
+
+    def body(self) -> ComposeResult:
+        yield Static(id="facts")
+        yield KeyedTable(rows.VNIC_COLUMNS, id="vnics")
+
+    def on_mount(self) -> None:
+        self.query_one("#vnics").focus()
+
+    def show(self, refresh: Refresh) -> None:
+        inst = refresh.model.instance(self.uuid)
+        facts = Text()
+        if inst is None:
+            facts.append(f"instance {self.uuid} is no longer defined on this node", style="red")
+        else:
+            d = inst.domain
+            facts.append(d.nova_name or d.name, style="bold")
+            facts.append(f"  {d.name}  {d.uuid}  ")
+            facts.append(d.state, style="green" if d.state == "running" else "yellow")
+            if d.flavor:
+                facts.append(f"  flavor {d.flavor}")
+            if d.project or d.project_id:
+                facts.append(f"  project {d.project or ''} {d.project_id or ''}".rstrip())
+            facts.append("\nEnter: the vNIC's port   f: flows of this instance", style="dim")
+        self.query_one("#facts", Static).update(facts)
+        self.query_one("#vnics", KeyedTable).sync(rows.vnic_rows(refresh.model, refresh, self.uuid))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        inst = self.app.latest.model.instance(self.uuid) if self.app.latest else None
+        for vv in inst.vnics if inst else ():
+            if (vv.vnic.target or vv.vnic.mac) == event.row_key.value:
+                if vv.port is not None:
+                    self.app.open_port(vv.port.name)
+                else:
+                    self.notify(f"{vv.vnic.target} is on no OVS bridge: nothing to drill into",
+                                severity="warning")
+
+    def action_flows(self) -> None:
+        self.app.open_flows("instance", self.uuid)

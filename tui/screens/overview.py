@@ -1,0 +1,79 @@
+"""The first screen: instances, the VLAN map, bridges with their ports, problems."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from collectors.session import Refresh
+from tui import rows
+from tui.screens.base import NodeScreen
+from widgets.keyed_table import KeyedTable
+
+
+class OverviewScreen(NodeScreen):
+    crumb = "overview"
+
+    BINDINGS = [
+        Binding("tab", "app.focus_next", "next pane", show=False),
+        Binding("f", "flows", "all flows"),
+    ]
+
+    DEFAULT_CSS = """
+    OverviewScreen .pane { border: round $primary-darken-2; border-title-color: $text;
+                           height: auto; }
+    OverviewScreen .pane:focus-within { border: round $accent; }
+    OverviewScreen .pane KeyedTable { height: auto; max-height: 100%; }
+    OverviewScreen #instances-pane { max-height: 40%; }
+    OverviewScreen #vlans-pane { max-height: 30%; }
+    OverviewScreen #ports-pane { height: 1fr; min-height: 5; }
+    OverviewScreen #ports-pane KeyedTable { height: 1fr; }
+    OverviewScreen #problems-line { height: auto; padding: 0 1; }
+    """
+
+    def body(self) -> ComposeResult:
+        with Vertical(id="instances-pane", classes="pane"):
+            yield KeyedTable(rows.INSTANCE_COLUMNS, id="instances")
+        with Vertical(id="vlans-pane", classes="pane"):
+            yield KeyedTable(rows.VLAN_COLUMNS, id="vlans")
+        with Vertical(id="ports-pane", classes="pane"):
+            yield KeyedTable(rows.PORT_COLUMNS, id="ports")
+        yield Static(id="problems-line")
+
+    def on_mount(self) -> None:
+        self.query_one("#instances-pane").border_title = "Instances  [Enter: vNICs]"
+        self.query_one("#vlans-pane").border_title = "VLAN map  [Enter: VLAN]"
+        self.query_one("#ports-pane").border_title = "Bridges and ports  [Enter: port]"
+        self.query_one("#instances").focus()
+
+    def show(self, refresh: Refresh) -> None:
+        model = refresh.model
+        self.query_one("#instances", KeyedTable).sync(rows.instance_rows(model, refresh))
+        self.query_one("#vlans", KeyedTable).sync(rows.vlan_rows(model, refresh))
+        self.query_one("#ports", KeyedTable).sync(rows.port_rows(model, refresh))
+        line = Text()
+        if model.problems:
+            line.append(f"{len(model.problems)} problem(s): ", style="bold red")
+            line.append("; ".join(f"{p.kind} {p.subject}" for p in model.problems[:4]))
+            if len(model.problems) > 4:
+                line.append(" …")
+            line.append("  [!: list]", style="dim")
+        else:
+            line.append("no problems found", style="green")
+        self.query_one("#problems-line", Static).update(line)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        key = event.row_key.value
+        table = event.data_table.id
+        if table == "instances":
+            self.app.open_instance(key.split("/")[0])
+        elif table == "vlans":
+            self.app.open_vlan(int(key))
+        elif table == "ports":
+            self.app.open_port(key)
+
+    def action_flows(self) -> None:
+        self.app.open_flows_all()

@@ -1,0 +1,160 @@
+"""One port or tap, as each source sees it, side by side, with rates."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid
+from textual.widgets import Static
+
+from collectors.model import PortView
+from collectors.session import Refresh
+from tui.screens.base import NodeScreen
+from widgets.counters import CounterPanel
+
+
+def _kv(title: str, pairs: list[tuple[str, object]]) -> Table:
+    t = Table(title=title, title_justify="left", title_style="bold", show_header=False,
+              box=None, expand=True, padding=(0, 1))
+    t.add_column(style="cyan", no_wrap=True)
+    t.add_column(overflow="fold")
+    for k, v in pairs:
+        t.add_row(k, v if isinstance(v, Text) else Text(str(v) if v not in (None, "") else "-"))
+    return t
+
+
+class PortScreen(NodeScreen):
+    BINDINGS = [
+        Binding("f", "flows", "flows of port"),
+        Binding("v", "vlan", "its VLAN"),
+        Binding("i", "instance", "its instance"),
+        Binding("b", "bridge", "bridge flows"),
+    ]
+    DEFAULT_CSS = """
+    PortScreen #grid { grid-size: 2; grid-gutter: 0 1; height: 1fr; }
+    PortScreen.narrow #grid { grid-size: 1; height: auto; }
+    PortScreen.narrow #body { overflow-y: auto; }
+    PortScreen .panel { border: round $primary-darken-2; height: auto; min-height: 6; }
+    PortScreen #path { height: auto; padding: 0 1; }
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.port_name = name
+        self.crumb = name
+
+    def body(self) -> ComposeResult:
+        yield Static(id="path")
+        with Grid(id="grid"):
+            yield Static(id="ovs", classes="panel")
+            yield CounterPanel("OpenFlow port counters (ovs-ofctl dump-ports)", id="ofport",
+                               classes="panel")
+            yield CounterPanel("netlink (the device in the kernel)", id="netlink",
+                               classes="panel")
+            yield CounterPanel("libvirt (the VM's vNIC)", id="libvirt", classes="panel")
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < 120, "narrow")
+
+    def _port(self) -> PortView | None:
+        latest = self.app.latest
+        return latest.model.port(self.port_name) if latest else None
+
+    def show(self, refresh: Refresh) -> None:
+        model = refresh.model
+        pv = model.port(self.port_name)
+        path = Text()
+        if pv is None:
+            path.append(f"port {self.port_name} is no longer in OVSDB", style="red")
+            self.query_one("#path", Static).update(path)
+            return
+        i = pv.interface
+        inst = model.instance(pv.domain_uuid) if pv.domain_uuid else None
+        vlan = model.vlan(pv.port.tag) if pv.port.tag is not None else None
+        if inst:
+            path.append(f"{inst.domain.nova_name or inst.domain.name}", style="bold")
+            path.append(f" ({inst.domain.name}) vNIC {pv.vnic_mac} -> ")
+        if pv.tap:
+            path.append(f"{pv.tap} -> ")
+        path.append(f"{pv.name}", style="bold")
+        path.append(f" (ofport {pv.ofport} on {pv.bridge})")
+        if pv.port.tag is not None:
+            path.append(f" -> local VLAN {pv.port.tag}", style="bold red" if pv.port.tag == 4095 else "bold")
+        if vlan:
+            path.append(" -> " + ("flat (untagged)" if vlan.network_type == "flat"
+                                  else f"provider VLAN {vlan.segmentation_id}"), style="bold")
+            path.append(f" on {vlan.physical_bridge or '?'} via {','.join(vlan.nics) or '?'}")
+        path.append("\nf: flows  v: VLAN  i: instance  b: bridge flows", style="dim")
+        self.query_one("#path", Static).update(path)
+
+        pairs: list[tuple[str, object]] = [
+            ("bridge", pv.bridge), ("ofport", pv.ofport), ("type", pv.type or "system"),
+            ("tag", pv.port.tag), ("trunks", ",".join(map(str, pv.port.trunks))),
+            ("vlan_mode", pv.port.vlan_mode), ("link_state", i.link_state if i else None),
+            ("admin_state", i.admin_state if i else None),
+            ("mac_in_use", i.mac_in_use if i else None),
+            ("peer", f"{i.peer} on {pv.peer_bridge}" if i and i.peer else None),
+            ("error", Text(i.error, style="red") if i and i.error else None),
+        ]
+        for k, v in sorted((i.external_ids if i else {}).items()):
+            pairs.append((f"external_ids:{k}", v))
+        for k, v in sorted(pv.port.other_config.items()):
+            pairs.append((f"other_config:{k}", v))
+        self.query_one("#ovs", Static).update(_kv("OVSDB (Port + Interface)", pairs))
+
+        mark = refresh.mark_time
+        ofc = model.port_counters.get((pv.bridge, "LOCAL" if pv.name == pv.bridge else pv.name))
+        self.query_one("#ofport", CounterPanel).show(
+            {} if ofc is None else {
+                "rx packets": ofc.rx_packets, "tx packets": ofc.tx_packets,
+                "rx bytes": ofc.rx_bytes, "tx bytes": ofc.tx_bytes,
+                "rx dropped": ofc.rx_dropped, "tx dropped": ofc.tx_dropped,
+                "rx errors": ofc.rx_errors, "tx errors": ofc.tx_errors},
+            refresh.at, mark, note="" if ofc else "no counters (ovs-ofctl dump-ports)")
+        link = pv.link
+        self.query_one("#netlink", CounterPanel).show(
+            {} if link is None else {
+                "rx packets": link.rx_packets, "tx packets": link.tx_packets,
+                "rx bytes": link.rx_bytes, "tx bytes": link.tx_bytes,
+                "rx dropped": link.rx_dropped, "tx dropped": link.tx_dropped,
+                "rx errors": link.rx_errors, "tx errors": link.tx_errors},
+            refresh.at, mark,
+            note=(f"{link.operstate}  mtu {link.mtu}  {link.mac}  kind {link.kind or '-'}"
+                  f"  master {link.master or '-'}") if link else
+                 "no such device in the netlink namespace read (--netns)")
+        tap = pv.tap or pv.name
+        vs = model.vnic_stats.get(tap)
+        self.query_one("#libvirt", CounterPanel).show(
+            {} if vs is None else {
+                "rx packets": vs.rx_packets, "tx packets": vs.tx_packets,
+                "rx bytes": vs.rx_bytes, "tx bytes": vs.tx_bytes,
+                "rx dropped": vs.rx_drop, "tx dropped": vs.tx_drop},
+            refresh.at, mark,
+            note=(f"{inst.domain.name} vNIC {pv.vnic_mac} target {tap}" if inst else
+                  "no libvirt domain owns this port"))
+
+    def action_flows(self) -> None:
+        self.app.open_flows("port", self.port_name)
+
+    def action_bridge(self) -> None:
+        pv = self._port()
+        if pv:
+            self.app.open_flows("bridge", pv.bridge)
+
+    def action_vlan(self) -> None:
+        pv = self._port()
+        if pv and pv.port.tag is not None:
+            self.app.open_vlan(pv.port.tag)
+        else:
+            self.notify("this port has no local VLAN tag", severity="warning")
+
+    def action_instance(self) -> None:
+        pv = self._port()
+        if pv and pv.domain_uuid:
+            self.app.open_instance(pv.domain_uuid)
+        else:
+            self.notify("no instance owns this port", severity="warning")
+
+

@@ -1,0 +1,111 @@
+"""One local VLAN: the provider VLAN it becomes, who is on it, and the
+translation flows on both bridges with their live counters."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from collectors.session import Refresh
+from tui import rows
+from tui.screens.base import NodeScreen
+from widgets.keyed_table import KeyedTable
+from widgets.virtual_table import VirtualTable
+
+
+class VlanScreen(NodeScreen):
+    BINDINGS = [
+        Binding("f", "flows", "flows of VLAN"),
+        Binding("n", "nic", "physical NIC"),
+        Binding("i", "instance", "instance of port"),
+    ]
+    DEFAULT_CSS = """
+    VlanScreen #facts { height: auto; padding: 0 1; }
+    VlanScreen #members { height: 1fr; }
+    VlanScreen #translation { height: 5; }
+    """
+
+    def __init__(self, local_vlan: int) -> None:
+        super().__init__()
+        self.local_vlan = local_vlan
+        self.crumb = f"VLAN {local_vlan}"
+        self._keys: dict[str, object] = {}
+
+    def body(self) -> ComposeResult:
+        yield Static(id="facts")
+        yield KeyedTable([("port", "Port"), ("bridge", "Bridge"), ("ofport", "#"),
+                          ("instance", "Instance"), ("mac", "MAC"), ("link", "Link"),
+                          ("pps", "rx/tx pps")], id="members")
+        yield VirtualTable(rows.FLOW_COLUMNS, id="translation", empty="no translation flows")
+
+    def on_mount(self) -> None:
+        self.query_one("#members").focus()
+
+    def show(self, refresh: Refresh) -> None:
+        model = refresh.model
+        v = model.vlan(self.local_vlan)
+        facts = Text()
+        if v is None:
+            facts.append(f"local VLAN {self.local_vlan} is not in use on this node", style="red")
+            self.query_one("#facts", Static).update(facts)
+            return
+        facts.append(f"local VLAN {v.local_vlan} on {v.bridge}", style="bold")
+        facts.append("  <->  ")
+        facts.append("flat (untagged)" if v.network_type == "flat"
+                     else f"provider VLAN {v.segmentation_id}", style="bold")
+        facts.append(f"  {v.network_type or '?'} network, physnet {v.physical_network or '?'}, "
+                     f"physical bridge {v.physical_bridge or '?'}, NIC {','.join(v.nics) or '?'}")
+        if v.flow_segmentation_id is not None and v.segmentation_id != v.flow_segmentation_id:
+            facts.append(f"\nflows translate to {v.flow_segmentation_id}, ports say "
+                         f"{v.segmentation_id}", style="bold red")
+        for p in model.problems:
+            if p.subject == f"vlan {v.local_vlan}":
+                facts.append(f"\n{p.kind}: {p.detail}", style="red")
+        facts.append("\nEnter: port   f: all flows of this VLAN   n: NIC   i: instance", style="dim")
+        self.query_one("#facts", Static).update(facts)
+
+        members = []
+        for name in v.ports:
+            pv = model.port(name)
+            if pv is None:
+                continue
+            inst = model.instance(pv.domain_uuid) if pv.domain_uuid else None
+            r = rows.port_pps(refresh, pv)
+            members.append((name, [name, pv.bridge, str(pv.ofport),
+                                   (inst.domain.nova_name or inst.domain.name) if inst else "",
+                                   pv.vnic_mac or (pv.interface.attached_mac if pv.interface else "") or "",
+                                   pv.link_state or "?",
+                                   f"{rows.fmt.rate(r[0])}/{rows.fmt.rate(r[1])}" if r else ""]))
+        self.query_one("#members", KeyedTable).sync(members)
+        flows = [f for f in (v.egress_flow, v.ingress_flow) if f is not None]
+        self._keys = {rows.flow_key_text(f): f for f in flows}
+        self.query_one("#translation", VirtualTable).set_rows(
+            [rows.flow_row(model, refresh, f, k) for k, f in self._keys.items()])
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.app.open_port(event.row_key.value)
+
+    def on_virtual_table_row_selected(self, event: VirtualTable.RowSelected) -> None:
+        flow = self._keys.get(event.key)
+        if flow is not None:
+            self.app.open_flow(flow)
+
+    def action_flows(self) -> None:
+        self.app.open_flows("vlan", str(self.local_vlan))
+
+    def action_nic(self) -> None:
+        v = self.app.latest.model.vlan(self.local_vlan) if self.app.latest else None
+        if v and v.nics:
+            self.app.open_port(v.nics[0])
+        else:
+            self.notify("no physical NIC known for this VLAN", severity="warning")
+
+    def action_instance(self) -> None:
+        key = self.query_one("#members", KeyedTable).cursor_key
+        pv = self.app.latest.model.port(key) if key and self.app.latest else None
+        if pv and pv.domain_uuid:
+            self.app.open_instance(pv.domain_uuid)
+        else:
+            self.notify("select a port that belongs to an instance", severity="warning")

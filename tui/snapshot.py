@@ -1,0 +1,123 @@
+"""``ovsvlan-tui snapshot``: the joined model once, as JSON or a rich tree."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from rich.console import Console
+from rich.tree import Tree
+
+from collectors import ovsdb
+from collectors.contract import to_contract
+from collectors.domains import LibvirtSource, LibvirtUnavailable
+from collectors.endpoints import Endpoints
+from collectors.model import NodeModel
+from collectors.records import SourceState
+from collectors.session import NodeSession
+
+
+def collect_once(endpoints: Endpoints) -> NodeModel:
+    """Read every source once; an unreachable one is reported in the model."""
+    session = NodeSession(endpoints)
+    try:
+        session.set_ovsdb(ovsdb.read_once(endpoints.db, timeout=5.0))
+        session.set_state(SourceState("ovsdb", "live"))
+    except ovsdb.OvsdbError as e:
+        session.set_state(SourceState("ovsdb", "error", str(e)))
+    source = LibvirtSource(endpoints.libvirt)
+    try:
+        source.open()
+        session.set_libvirt(source)
+    except LibvirtUnavailable as e:
+        session.set_state(SourceState("libvirt", "error", str(e)))
+    try:
+        return session.refresh().model
+    finally:
+        source.close()
+
+
+def run_snapshot(endpoints: Endpoints, *, as_json: bool) -> int:
+    model = collect_once(endpoints)
+    if as_json:
+        json.dump(to_contract(model), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        Console().print(render_tree(model))
+    for s in model.sources:
+        if s.status == "error":
+            print(f"ovsvlan-tui: {s.source}: {s.detail}", file=sys.stderr)
+    ovsdb_state = next((s for s in model.sources if s.source == "ovsdb"), None)
+    return 1 if ovsdb_state and ovsdb_state.status == "error" else 0
+
+
+def _vlan_text(local, segid, net_type) -> str:
+    if local is None:
+        return "no local VLAN"
+    if net_type == "flat":
+        return f"local VLAN {local} <-> flat (untagged)"
+    if segid is None:
+        return f"local VLAN {local} <-> provider VLAN ?"
+    return f"local VLAN {local} <-> provider VLAN {segid}"
+
+
+def render_tree(model: NodeModel) -> Tree:
+    """The model as an operator reads it: instances first, then VLANs, bridges, problems."""
+    root = Tree(f"[bold]{model.hostname}[/]  OVS {model.ovs_version or '?'}")
+    states = root.add("sources")
+    for s in model.sources:
+        colour = {"live": "green", "connecting": "yellow", "stale": "yellow"}.get(s.status, "red")
+        states.add(f"{s.source}: [{colour}]{s.status}[/] {s.detail}")
+
+    inst_node = root.add(f"instances ({len(model.instances)})")
+    for inst in model.instances:
+        d = inst.domain
+        node = inst_node.add(f"[bold]{d.nova_name or d.name}[/] ({d.name}, {d.state}"
+                             + (f", project {d.project}" if d.project else "") + ")")
+        for vv in inst.vnics:
+            where = (f"ofport {vv.port.ofport} on {vv.port.bridge}" if vv.port
+                     else "[red]on no OVS bridge[/]")
+            v = node.add(f"vNIC {vv.vnic.mac} -> {vv.vnic.target} ({where}, "
+                         f"{vv.link_state or '?'})")
+            if vv.port:
+                v.add(_vlan_text(vv.local_vlan, vv.segmentation_id, vv.network_type)
+                      + (f" on {vv.physical_bridge}" if vv.physical_bridge else "")
+                      + (f" (physnet {vv.physical_network!r}" if vv.physical_network else " (")
+                      + (f", NIC {', '.join(vv.nics)})" if vv.nics else ")"))
+
+    vlan_node = root.add(f"VLANs ({len(model.vlans)})")
+    for vl in model.vlans:
+        n = vlan_node.add(_vlan_text(vl.local_vlan, vl.segmentation_id, vl.network_type)
+                          + f" on {vl.physical_bridge or '?'} ports {', '.join(vl.ports) or '-'}")
+        for label, f in (("egress", vl.egress_flow), ("ingress", vl.ingress_flow)):
+            if f is None:
+                n.add(f"{label}: [red]no translation flow[/]")
+            else:
+                n.add(f"{label}: {f.bridge} t{f.table} {f.match} -> {f.actions}  "
+                      f"{f.n_packets} pkts")
+
+    br_node = root.add(f"bridges ({len(model.bridges)})")
+    for b in model.bridges:
+        bn = br_node.add(f"[bold]{b.name}[/] ({b.datapath_type or 'system'}, "
+                         f"fail_mode {b.fail_mode or '-'}, {len(model.flows.get(b.name).flows) if model.flows.get(b.name) else 0} flows)")
+        for pv in model.ports:
+            if pv.bridge != b.name:
+                continue
+            extra = []
+            if pv.port.tag is not None:
+                extra.append(f"tag {pv.port.tag}")
+            if pv.port.trunks:
+                extra.append(f"trunks {','.join(map(str, pv.port.trunks))}")
+            if pv.type:
+                extra.append(pv.type)
+            if pv.interface and pv.interface.peer:
+                extra.append(f"peer {pv.interface.peer}")
+            if pv.link_state:
+                extra.append(pv.link_state)
+            bn.add(f"{pv.ofport if pv.ofport is not None else '?'}: {pv.name} "
+                   f"({', '.join(extra)})")
+
+    prob = root.add(f"problems ({len(model.problems)})")
+    for p in model.problems:
+        prob.add(f"[red]{p.kind}[/] {p.subject}: {p.detail}")
+    return root

@@ -1,0 +1,64 @@
+"""Numbers as an operator reads them: short, aligned, units that say what they are."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def count(n: int | None) -> str:
+    """1234567 -> '1.2M'; exact below 100k so small counters can be compared by eye."""
+    if n is None:
+        return "-"
+    if n < 100_000:
+        return str(n)
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return str(n)
+
+
+def rate(per_second: float | None, unit: str = "") -> str:
+    """packets or bytes per second; '' when unknown (first refresh), '0' when idle."""
+    if per_second is None:
+        return ""
+    if per_second == 0:
+        return "0"
+    if per_second < 10:
+        return f"{per_second:.1f}{unit}"
+    return count(int(round(per_second))) + unit
+
+
+def bits(bytes_per_second: float | None) -> str:
+    if bytes_per_second is None:
+        return ""
+    b = bytes_per_second * 8
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if b >= size:
+            return f"{b / size:.1f}{unit}b/s"
+    return f"{b:.0f}b/s"
+
+
+def spark(values: Sequence[float], width: int = 10) -> str:
+    """The last ``width`` samples as bars scaled to their own maximum."""
+    values = list(values)[-width:]
+    if not values:
+        return ""
+    top = max(values)
+    if top <= 0:
+        return BARS[0] * len(values)
+    return "".join(BARS[min(int(v / top * (len(BARS) - 1) + 0.5), len(BARS) - 1)] for v in values)
+
+
+def vlan_path(local: int | None, segid: int | None, network_type: str | None) -> str:
+    """'2 -> 100', '1 -> flat', '4095 (dead)'."""
+    if local is None:
+        return "-"
+    if local == 4095:
+        return "4095 (dead)"
+    if network_type == "flat":
+        return f"{local} -> flat"
+    if segid is None:
+        return f"{local} -> ?"
+    return f"{local} -> {segid}"

@@ -1,0 +1,66 @@
+"""A DataTable updated by key: cells change in place, so the cursor and the
+scroll position stay put across refreshes (clearing and refilling on a timer
+would throw the operator's place away)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+
+class KeyedTable(DataTable):
+    DEFAULT_CSS = """
+    KeyedTable { height: 1fr; }
+    """
+
+    def __init__(self, columns: Sequence[tuple[str, str]], **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        self._column_spec = tuple(columns)
+        self._order: list[str] = []
+
+    def on_mount(self) -> None:
+        for key, label in self._column_spec:
+            self.add_column(label, key=key)
+
+    def sync(self, rows: Sequence[tuple[str, Sequence[str | Text]]]) -> None:
+        """Make the table show ``rows`` (key, cells) in this order, touching only what changed."""
+        wanted = [k for k, _ in rows]
+        current = set(self._order)
+        if [k for k in self._order if k in set(wanted)] != [k for k in wanted if k in current]:
+            self._rebuild(rows)  # order changed: rare for these small tables
+            return
+        for key in current - set(wanted):
+            self.remove_row(key)
+        for key, cells in rows:
+            if key in current:
+                old = self.get_row(key)
+                for (col, _), new, before in zip(self._column_spec, cells, old):
+                    if new != before:
+                        self.update_cell(key, col, new)
+            else:
+                self.add_row(*cells, key=key)
+        self._order = wanted
+        if self._order != [r.value for r in self.rows]:
+            self._rebuild(rows)
+
+    def _rebuild(self, rows) -> None:
+        key = self.cursor_key
+        scroll = self.scroll_y
+        self.clear()
+        for k, cells in rows:
+            self.add_row(*cells, key=k)
+        self._order = [k for k, _ in rows]
+        if key is not None and key in self._order:
+            self.move_cursor(row=self._order.index(key), animate=False, scroll=False)
+        self.scroll_to(y=scroll, animate=False)
+
+    @property
+    def cursor_key(self) -> str | None:
+        if not self._order or not (0 <= self.cursor_row < len(self._order)):
+            return None
+        try:
+            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except Exception:
+            return None

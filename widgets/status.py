@@ -1,0 +1,74 @@
+"""The lines at the top of every screen: node and source health, and where you are."""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+from rich.text import Text
+from textual.widgets import Static
+
+from collectors.records import SourceState
+
+_COLOURS = {"live": "green", "connecting": "yellow", "stale": "yellow", "error": "red"}
+
+
+def source_text(state: SourceState, now: float | None = None) -> Text:
+    """'ovsdb live', 'openflow stale 12s: <why>', 'libvirt error: <why>'."""
+    t = Text()
+    t.append(state.source + " ", style="bold")
+    t.append(state.status, style=_COLOURS.get(state.status, "red"))
+    if state.status == "stale" and state.last_ok is not None:
+        age = int((now or time.time()) - state.last_ok)
+        t.append(f" {age}s", style="yellow")
+    return t
+
+
+class SourceBar(Static):
+    """Node, OVS version, datapath types, each source's state, interval, mark, pause."""
+
+    DEFAULT_CSS = """
+    SourceBar { height: auto; background: $boost; padding: 0 1; }
+    """
+
+    def show(self, *, hostname: str, ovs_version: str | None, datapaths: Sequence[str],
+             sources: Sequence[SourceState], interval: float, adapted: bool,
+             paused: bool, mark_age: float | None, problems: int) -> None:
+        t = Text(no_wrap=False)
+        t.append(hostname, style="bold")
+        t.append(f"  OVS {ovs_version or '?'}")
+        if datapaths:
+            t.append(f" ({'/'.join(sorted(set(datapaths)))})")
+        for s in sources:
+            t.append("  ")
+            t.append_text(source_text(s))
+        t.append(f"  every {interval:g}s", style="yellow" if adapted else "")
+        if adapted:
+            t.append(" (slowed: refresh is slow)", style="yellow")
+        if mark_age is not None:
+            t.append(f"  mark {int(mark_age)}s ago", style="cyan")
+        if paused:
+            t.append("  PAUSED", style="bold reverse yellow")
+        t.append("  ")
+        t.append(f"{problems} problem{'s' if problems != 1 else ''}",
+                 style="bold red" if problems else "green")
+        errors = [s for s in sources if s.status in ("error", "stale") and s.detail]
+        for s in errors:
+            t.append(f"\n{s.source}: {s.detail}", style=_COLOURS.get(s.status, "red"))
+        self.update(t)
+
+
+class Breadcrumb(Static):
+    """Overview › instance01 › tap2d1670a4-8e › flows"""
+
+    DEFAULT_CSS = """
+    Breadcrumb { height: 1; padding: 0 1; color: $text-muted; }
+    """
+
+    def show(self, path: Sequence[str]) -> None:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        for n, part in enumerate(path):
+            if n:
+                t.append(" › ", style="dim")
+            t.append(part, style="bold" if n == len(path) - 1 else "")
+        self.update(t)
