@@ -137,6 +137,7 @@ class NodeModel:
     problems: tuple[Problem, ...]
     sources: tuple[SourceState, ...] = ()
     domains_known: bool = False  # libvirt was read (else no ownership problems)
+    ovsdb_known: bool = False  # OVSDB was read (else no vNIC is "on no bridge")
     port_counters: Mapping[tuple[str, str], PortCounters] = field(default_factory=dict)
     vnic_stats: Mapping[str, VnicStats] = field(default_factory=dict)  # by tap
     _ports_by_name: Mapping[str, PortView] = field(default_factory=dict, repr=False)
@@ -253,7 +254,8 @@ def build_model(obs: Observation, detail_of: DetailOf) -> NodeModel:
     vlan_by_local = {v.local_vlan: v for v in vlans}
 
     instances = []
-    for d in obs.domains or ():
+    # libvirt lists domains in hash order, different from one run to the next
+    for d in sorted(obs.domains or (), key=lambda d: (d.name, d.uuid)):
         views = []
         for n, v in enumerate(d.vnics):
             pv = by_name.get(vnic_port.get((d.uuid, n), ""))
@@ -275,6 +277,7 @@ def build_model(obs: Observation, detail_of: DetailOf) -> NodeModel:
         problems=(),
         sources=obs.sources,
         domains_known=obs.domains is not None,
+        ovsdb_known=obs.ovsdb is not None,
         port_counters={(c.bridge, c.port): c for c in obs.port_counters},
         vnic_stats={v.target: v for v in obs.vnic_stats},
         _ports_by_name=by_name,
@@ -438,7 +441,7 @@ def find_problems(model: NodeModel) -> tuple[Problem, ...]:
                                f"libvirt domain" + (f" (its vm-uuid {owner} is not defined here)"
                                                     if owner else "")))
     for inst in model.instances:
-        if inst.domain.state not in ("running", "paused", "blocked"):
+        if not model.ovsdb_known or inst.domain.state not in ("running", "paused", "blocked"):
             continue
         for vv in inst.vnics:
             if vv.port is None:
