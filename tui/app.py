@@ -205,7 +205,8 @@ class OvsVlanApp(App):
         self.push_screen(FlowsScreen(scope, title, text))
 
     def open_flows_all(self, text: str = "") -> None:
-        self.push_screen(FlowsScreen(Scope("all"), "all flows", text))
+        self.push_screen(FlowsScreen(Scope("all"), f"flows with {text}" if text else "all flows",
+                                     text))
 
     def open_flow(self, flow: Flow) -> None:
         self.push_screen(FlowDetailScreen(flow))

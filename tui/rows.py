@@ -15,34 +15,37 @@ from collectors.session import Refresh
 from widgets import format as fmt
 from widgets.virtual_table import Column, Row
 
-INSTANCE_COLUMNS = [("name", "Instance"), ("domain", "Domain"), ("state", "State"),
-                    ("tap", "Tap"), ("port", "Port"), ("vlan", "VLAN local->provider"),
-                    ("phys", "Physical"), ("link", "Link"), ("pps", "VM tx/rx pps"),
+# Column order is what a narrow terminal (80 columns) still shows: the
+# columns an operator needs first come first, the rest scroll into view.
+INSTANCE_COLUMNS = [("name", "Instance"), ("state", "State"), ("tap", "Tap"),
+                    ("vlan", "Local->provider"), ("link", "Link"), ("pps", "VM tx/rx pps"),
+                    ("port", "Port"), ("phys", "Physical"), ("domain", "Domain"),
                     ("project", "Project")]
-VLAN_COLUMNS = [("local", "Local"), ("provider", "Provider"), ("type", "Type"),
-                ("physnet", "Physnet"), ("bridge", "Phys bridge"), ("nic", "NIC"),
-                ("ports", "Ports"), ("egress", "Egress pps"), ("ingress", "Ingress pps")]
-PORT_COLUMNS = [("bridge", "Bridge"), ("ofport", "#"), ("name", "Port"), ("type", "Type"),
-                ("vlan", "Tag/Trunks"), ("mode", "Mode"), ("peer", "Peer"), ("link", "Link"),
-                ("owner", "Instance"), ("pps", "rx/tx pps"), ("error", "Error")]
-VNIC_COLUMNS = [("mac", "MAC"), ("tap", "Tap"), ("port", "OVS port"), ("bridge", "Bridge"),
-                ("ofport", "#"), ("local", "Local VLAN"), ("provider", "Provider"),
-                ("physnet", "Physnet"), ("phys", "Phys bridge"), ("nic", "NIC"),
-                ("link", "Link"), ("pps", "VM tx/rx pps")]
-FLOW_COLUMNS = [
-    Column("bridge", "Bridge", 11),
+VLAN_COLUMNS = [("local", "Local"), ("provider", "Provider"), ("ports", "Ports"),
+                ("egress", "Egress pps (pkts)"), ("ingress", "Ingress pps (pkts)"),
+                ("type", "Type"), ("physnet", "Physnet"), ("bridge", "Phys bridge"),
+                ("nic", "NIC")]
+PORT_COLUMNS = [("name", "Port"), ("bridge", "Bridge"), ("ofport", "#"), ("vlan", "Tag"),
+                ("link", "Link"), ("pps", "rx/tx pps"), ("owner", "Instance"), ("type", "Type"),
+                ("peer", "Peer"), ("mode", "Mode"), ("error", "Error")]
+VNIC_COLUMNS = [("tap", "Tap"), ("mac", "MAC"), ("vlan", "Local->provider"), ("link", "Link"),
+                ("pps", "VM tx/rx pps"), ("port", "OVS port"), ("bridge", "Bridge"),
+                ("ofport", "#"), ("physnet", "Physnet"), ("phys", "Phys bridge"),
+                ("nic", "NIC")]
+FLOW_COLUMNS = [  # drop: which go first when narrow (match, actions and counters stay)
+    Column("bridge", "Bridge", 11, drop=1),
     Column("table", "Tbl", 3, "right"),
-    Column("tname", "Table name", 14),
+    Column("tname", "Table name", 14, drop=6),
     Column("prio", "Prio", 5, "right"),
-    Column("cookie", "Cookie", 8),
+    Column("cookie", "Cookie", 8, drop=7),
     Column("match", "Match", 20, flex=5),
     Column("actions", "Actions", 16, flex=4),
     Column("packets", "Packets", 8, "right"),
-    Column("bytes", "Bytes", 7, "right"),
+    Column("bytes", "Bytes", 7, "right", drop=4),
     Column("pps", "pps", 6, "right"),
-    Column("bps", "bps", 8, "right"),
-    Column("mark", "Since mark", 10, "right"),
-    Column("trend", "Trend", 10),
+    Column("bps", "bps", 8, "right", drop=3),
+    Column("mark", "Since mark", 10, "right", drop=5),
+    Column("trend", "Trend", 10, drop=2),
 ]
 
 
@@ -78,44 +81,47 @@ def _vm_pps(refresh: Refresh, vv: VnicView) -> str:
     return f"{fmt.rate(r[0])}/{fmt.rate(r[1])}"
 
 
-def instance_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, list]]:
+def instance_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, dict]]:
     out = []
     for inst in sorted(model.instances, key=lambda i: (i.domain.nova_name or i.domain.name)):
         d = inst.domain
-        vnics = inst.vnics or (None,)
-        for n, vv in enumerate(vnics):
-            state = Text(d.state, style="green" if d.state == "running" else "yellow")
-            if vv is None:
-                cells = [d.nova_name or "", d.name, state, "", "", "", "", "", "", d.project or ""]
-            else:
-                port = (Text("not on OVS", style="red") if vv.port is None
-                        else f"{vv.port.bridge}:{vv.port.ofport}")
+        state = Text(d.state, style="green" if d.state == "running" else "yellow")
+        for n, vv in enumerate(inst.vnics or (None,)):
+            cells = {"name": d.nova_name or "" if n == 0 else "",
+                     "domain": d.name if n == 0 else "", "state": state,
+                     "project": d.project or ""}
+            if vv is not None:
                 phys = "/".join(x for x in (vv.physical_bridge, ",".join(vv.nics)) if x)
-                cells = [d.nova_name or "" if n == 0 else "", d.name if n == 0 else "", state,
-                         vv.vnic.target or "?", port,
-                         fmt.vlan_path(vv.local_vlan, vv.segmentation_id, vv.network_type),
-                         phys, _link(vv.link_state), _vm_pps(refresh, vv), d.project or ""]
+                cells.update(
+                    tap=vv.vnic.target or "?",
+                    port=(Text("not on OVS", style="red") if vv.port is None
+                          else f"{vv.port.bridge}:{vv.port.ofport}"),
+                    vlan=fmt.vlan_path(vv.local_vlan, vv.segmentation_id, vv.network_type),
+                    phys=phys, link=_link(vv.link_state), pps=_vm_pps(refresh, vv))
             out.append((f"{d.uuid}/{n}", cells))
     return out
 
 
-def flow_pps(refresh: Refresh, flow: Flow | None) -> str:
+def flow_pps(refresh: Refresh, flow: Flow | None) -> str | Text:
+    """'1.0 (77)': packets per second, and (in brackets) the flow's packet count."""
     if flow is None:
         return Text("none", style="red")
     r = refresh.rate(flow)
     return f"{fmt.rate(r[0]) if r else ''} ({fmt.count(flow.n_packets)})"
 
 
-def vlan_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, list]]:
+def vlan_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, dict]]:
     out = []
     for v in model.vlans:
         provider = ("flat" if v.network_type == "flat"
                     else str(v.segmentation_id) if v.segmentation_id is not None else "?")
-        out.append((str(v.local_vlan), [
-            str(v.local_vlan), provider, v.network_type or "?", v.physical_network or "?",
-            v.physical_bridge or "?", ",".join(v.nics) or "-", str(len(v.ports)),
-            flow_pps(refresh, v.egress_flow), flow_pps(refresh, v.ingress_flow),
-        ]))
+        out.append((str(v.local_vlan), {
+            "local": str(v.local_vlan), "provider": provider, "type": v.network_type or "?",
+            "physnet": v.physical_network or "?", "bridge": v.physical_bridge or "?",
+            "nic": ",".join(v.nics) or "-", "ports": str(len(v.ports)),
+            "egress": flow_pps(refresh, v.egress_flow),
+            "ingress": flow_pps(refresh, v.ingress_flow),
+        }))
     return out
 
 
@@ -127,7 +133,7 @@ def port_vlan(pv: PortView) -> str:
     return ""
 
 
-def port_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, list]]:
+def port_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, dict]]:
     out = []
     bridge_order = {b.name: n for n, b in enumerate(sorted(model.bridges, key=lambda b: (
         b.name != model.integration_bridge, b.name)))}
@@ -140,32 +146,74 @@ def port_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, list]]:
         r = port_pps(refresh, pv)
         ofport = "LOCAL" if pv.name == pv.bridge else (str(pv.ofport) if pv.ofport is not None else "?")
         vlan = port_vlan(pv)
-        out.append((pv.name, [
-            pv.bridge, ofport, pv.name, pv.type or "system",
-            Text(vlan, style="bold red") if pv.port.tag == 4095 else vlan,
-            pv.port.vlan_mode or "", (i.peer if i and i.peer else ""), _link(pv.link_state),
-            _owner_name(model, pv), f"{fmt.rate(r[0])}/{fmt.rate(r[1])}" if r else "",
-            Text(error, style="red"),
-        ]))
+        out.append((pv.name, {
+            "bridge": pv.bridge, "ofport": ofport, "name": pv.name, "type": pv.type or "system",
+            "vlan": Text(vlan, style="bold red") if pv.port.tag == 4095 else vlan,
+            "mode": pv.port.vlan_mode or "", "peer": i.peer if i and i.peer else "",
+            "link": _link(pv.link_state), "owner": _owner_name(model, pv),
+            "pps": f"{fmt.rate(r[0])}/{fmt.rate(r[1])}" if r else "",
+            "error": Text(error, style="red"),
+        }))
     return out
 
 
-def vnic_rows(model: NodeModel, refresh: Refresh, uuid: str) -> list[tuple[str, list]]:
+def vnic_rows(model: NodeModel, refresh: Refresh, uuid: str) -> list[tuple[str, dict]]:
     inst = model.instance(uuid)
     out = []
     for vv in inst.vnics if inst else ():
         p = vv.port
-        out.append((vv.vnic.target or vv.vnic.mac or "?", [
-            vv.vnic.mac or "?", vv.vnic.target or "?",
-            p.name if p else Text("not on OVS", style="red"), p.bridge if p else "",
-            str(p.ofport) if p and p.ofport is not None else "",
-            str(vv.local_vlan) if vv.local_vlan is not None else "",
-            ("flat" if vv.network_type == "flat" else
-             str(vv.segmentation_id) if vv.segmentation_id is not None else "?"),
-            vv.physical_network or "", vv.physical_bridge or "", ",".join(vv.nics),
-            _link(vv.link_state), _vm_pps(refresh, vv),
-        ]))
+        out.append((vv.vnic.target or vv.vnic.mac or "?", {
+            "mac": vv.vnic.mac or "?", "tap": vv.vnic.target or "?",
+            "port": p.name if p else Text("not on OVS", style="red"),
+            "bridge": p.bridge if p else "",
+            "ofport": str(p.ofport) if p and p.ofport is not None else "",
+            "vlan": fmt.vlan_path(vv.local_vlan, vv.segmentation_id, vv.network_type),
+            "physnet": vv.physical_network or "", "phys": vv.physical_bridge or "",
+            "nic": ",".join(vv.nics), "link": _link(vv.link_state), "pps": _vm_pps(refresh, vv),
+        }))
     return out
+
+
+def vnic_path(model: NodeModel, refresh: Refresh, vv: VnicView) -> Text:
+    """One vNIC's way out, with the translation flows that carry it and their
+    live counters: the question the instance screen answers at a glance."""
+    t = Text()
+    t.append(f"{vv.vnic.mac or '?'} -> {vv.vnic.target or '?'}", style="bold")
+    p = vv.port
+    if p is None:
+        t.append("  on no OVS bridge", style="bold red")
+        return t
+    if p.tap:
+        t.append(f" -> {p.name}", style="bold")
+    t.append(f"  (ofport {p.ofport} on {p.bridge}, ")
+    t.append_text(_link(vv.link_state))
+    t.append(")")
+    if vv.local_vlan is None:
+        t.append("\n  no local VLAN tag: the agent has not bound this port", style="red")
+        return t
+    if vv.local_vlan == 4095:
+        t.append("\n  local VLAN 4095 (dead): its traffic is dropped", style="bold red")
+        return t
+    t.append(f"\n  local VLAN {vv.local_vlan} on {p.bridge}  <->  ")
+    t.append("untagged (flat)" if vv.network_type == "flat"
+             else f"provider VLAN {vv.segmentation_id if vv.segmentation_id is not None else '?'}",
+             style="bold")
+    t.append(f" on {vv.physical_bridge or '?'} (physnet {vv.physical_network or '?'}, "
+             f"NIC {','.join(vv.nics) or '?'})")
+    vlan = model.vlan(vv.local_vlan)
+    for label, flow in (("egress ", vlan.egress_flow if vlan else None),
+                        ("ingress", vlan.ingress_flow if vlan else None)):
+        t.append(f"\n  {label} ")
+        if flow is None:
+            t.append("no translation flow", style="bold red")
+            continue
+        rate = refresh.rate(flow)
+        t.append(f"{flow.bridge} t{flow.table}".ljust(16) + " ")
+        t.append(f"{flow.match} -> {flow.actions}", style="cyan")
+        t.append(f"  {fmt.count(flow.n_packets)} pkts")
+        if rate is not None:
+            t.append(f"  {fmt.rate(rate[0])}/s", style="bold yellow" if rate[0] else "")
+    return t
 
 
 def bridge_role(model: NodeModel, bridge: str) -> str:

@@ -8,15 +8,20 @@ BARS = "▁▂▃▄▅▆▇█"
 
 
 def count(n: int | None) -> str:
-    """1234567 -> '1.2M'; exact below 100k so small counters can be compared by eye."""
+    """1234567 -> '1.2M'; exact below 100k so small counters can be compared by eye.
+
+    Up to exa, so a 64-bit counter (libvirt's test driver makes huge ones)
+    still fits in six characters.
+    """
     if n is None:
         return "-"
     if n < 100_000:
         return str(n)
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= size:
-            return f"{n / size:.1f}{unit}"
-    return str(n)
+    for unit, size in (("k", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12), ("P", 1e15)):
+        text = f"{n / size:.1f}"
+        if len(text) <= 5:  # below 1000 once rounded
+            return text + unit
+    return f"{n / 1e18:.1f}E"
 
 
 def rate(per_second: float | None, unit: str = "") -> str:

@@ -4,7 +4,7 @@ would throw the operator's place away)."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -24,8 +24,14 @@ class KeyedTable(DataTable):
         for key, label in self._column_spec:
             self.add_column(label, key=key)
 
-    def sync(self, rows: Sequence[tuple[str, Sequence[str | Text]]]) -> None:
-        """Make the table show ``rows`` (key, cells) in this order, touching only what changed."""
+    def sync(self, rows: Sequence[tuple[str, Sequence[str | Text] | Mapping[str, str | Text]]]
+             ) -> None:
+        """Make the table show ``rows`` (key, cells) in this order, touching only what changed.
+
+        Cells are a list in column order, or a mapping by column key (so the
+        column order is decided in one place, the column list).
+        """
+        rows = [(k, self._ordered(cells)) for k, cells in rows]
         wanted = [k for k, _ in rows]
         current = set(self._order)
         if [k for k in self._order if k in set(wanted)] != [k for k in wanted if k in current]:
@@ -38,12 +44,17 @@ class KeyedTable(DataTable):
                 old = self.get_row(key)
                 for (col, _), new, before in zip(self._column_spec, cells, old):
                     if new != before:
-                        self.update_cell(key, col, new)
+                        self.update_cell(key, col, new, update_width=True)
             else:
                 self.add_row(*cells, key=key)
         self._order = wanted
         if self._order != [r.value for r in self.rows]:
             self._rebuild(rows)
+
+    def _ordered(self, cells) -> Sequence[str | Text]:
+        if isinstance(cells, Mapping):
+            return [cells.get(key, "") for key, _ in self._column_spec]
+        return cells
 
     def _rebuild(self, rows) -> None:
         key = self.cursor_key

@@ -33,7 +33,9 @@ class SourceBar(Static):
 
     def show(self, *, hostname: str, ovs_version: str | None, datapaths: Sequence[str],
              sources: Sequence[SourceState], interval: float, adapted: bool,
-             paused: bool, mark_age: float | None, problems: int) -> None:
+             paused: bool, mark_age: float | None, problems: int,
+             now: float | None = None) -> None:
+        """``now`` is the refresh's time, so the same refresh always reads the same."""
         t = Text(no_wrap=False)
         t.append(hostname, style="bold")
         t.append(f"  OVS {ovs_version or '?'}")
@@ -41,7 +43,7 @@ class SourceBar(Static):
             t.append(f" ({'/'.join(sorted(set(datapaths)))})")
         for s in sources:
             t.append("  ")
-            t.append_text(source_text(s))
+            t.append_text(source_text(s, now))
         t.append(f"  every {interval:g}s", style="yellow" if adapted else "")
         if adapted:
             t.append(" (slowed: refresh is slow)", style="yellow")

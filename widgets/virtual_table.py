@@ -6,7 +6,8 @@ front), while a busy br-int has 50,000 flows refreshed every second. This
 widget keeps rows as plain tuples and renders a line only when it is visible,
 so a refresh costs the visible lines, whatever the number of rows. The cursor
 follows its row's key across refreshes, so re-sorting by rate never loses the
-operator's place.
+operator's place. On a narrow terminal the columns with the highest
+``drop`` go first, so what an operator needs stays on screen.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Column:
     width: int  # minimum width; the flexible columns share what is left
     justify: str = "left"
     flex: int = 0  # >0: takes this share of the spare width
+    drop: int = 0  # >0: left out when the table is too narrow, highest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +98,9 @@ class VirtualTable(ScrollView, can_focus=True):
         self.rows: tuple[Row, ...] = ()
         self._index: dict[str, int] = {}
         self.empty = empty
-        self._widths: tuple[int, ...] = ()
+        self.hidden: frozenset[str] = frozenset()
+        self._layout: tuple[tuple[int, int], ...] = ()  # (column index, width) shown
+        self._layout_width = -1  # the width it was made for
 
     # -- data -----------------------------------------------------------------
 
@@ -105,11 +109,20 @@ class VirtualTable(ScrollView, can_focus=True):
         old_key = self.cursor_key
         self.rows = tuple(rows)
         self._index = {r.key: i for i, r in enumerate(self.rows)}
-        self.virtual_size = Size(self._total_width(), len(self.rows) + 1)
+        self.virtual_size = Size(self._shown_width(), len(self.rows) + 1)
         new = self._index.get(old_key, min(self.cursor, max(len(self.rows) - 1, 0))) \
             if old_key is not None else 0
         self._move(new, post=new != self.cursor or old_key != self.cursor_key_at(new))
         self.refresh()
+
+    def hide(self, keys: frozenset[str] | set[str]) -> None:
+        """Leave these columns out (say, "since mark" while no mark is set)."""
+        keys = frozenset(keys)
+        if keys != self.hidden:
+            self.hidden = keys
+            self._layout = ()
+            self.virtual_size = Size(self._shown_width(), len(self.rows) + 1)
+            self.refresh()
 
     @property
     def cursor_key(self) -> str | None:
@@ -166,26 +179,56 @@ class VirtualTable(ScrollView, can_focus=True):
 
     # -- rendering --------------------------------------------------------------
 
-    def _total_width(self) -> int:
-        return sum(c.width for c in self.columns) + len(self.columns) - 1
-
     def on_resize(self) -> None:
-        self._widths = ()
-        self.virtual_size = Size(self._total_width(), len(self.rows) + 1)
+        self._layout = ()
+        self.virtual_size = Size(self._shown_width(), len(self.rows) + 1)
 
-    def _column_widths(self) -> tuple[int, ...]:
-        if not self._widths:
-            spare = max(self.size.width - self._total_width(), 0)
-            flex_total = sum(c.flex for c in self.columns) or 1
-            widths = []
-            for c in self.columns:
-                widths.append(c.width + (spare * c.flex // flex_total if c.flex else 0))
-            self._widths = tuple(widths)
-        return self._widths
+    def _width(self) -> int:
+        """Room for the columns: the vertical scrollbar (which comes and goes
+        with the number of rows, without a resize event) takes its share."""
+        return self.scrollable_content_region.width
+
+    def _columns_shown(self) -> tuple[int, ...]:
+        """Indexes of the columns to show: not hidden, and the droppable ones
+        left out (highest ``drop`` first) until the rest fit the width."""
+        shown = [n for n, c in enumerate(self.columns) if c.key not in self.hidden]
+        width = self._width()
+
+        def needed() -> int:
+            return sum(self.columns[n].width for n in shown) + len(shown) - 1
+
+        for n in sorted((n for n in shown if self.columns[n].drop),
+                        key=lambda n: -self.columns[n].drop):
+            if width <= 0 or needed() <= width:
+                break
+            shown.remove(n)
+        return tuple(shown)
+
+    def _column_layout(self) -> tuple[tuple[int, int], ...]:
+        if not self._layout or self._layout_width != self._width():
+            self._layout_width = self._width()
+            shown = self._columns_shown()
+            minimum = sum(self.columns[n].width for n in shown) + len(shown) - 1
+            spare = max(self._layout_width - minimum, 0)
+            flex_total = sum(self.columns[n].flex for n in shown) or 1
+            self._layout = tuple(
+                (n, self.columns[n].width + spare * self.columns[n].flex // flex_total)
+                for n in shown)
+            if minimum != self.virtual_size.width:  # a column dropped or came back
+                self.call_after_refresh(self._fit_virtual_width)
+        return self._layout
+
+    def _fit_virtual_width(self) -> None:
+        self.virtual_size = Size(self._shown_width(), len(self.rows) + 1)
+
+    def _shown_width(self) -> int:
+        shown = self._columns_shown()
+        return sum(self.columns[n].width for n in shown) + len(shown) - 1
 
     def _line(self, cells: Sequence[str | Text], style: Style) -> Strip:
         text = Text(no_wrap=True, overflow="ellipsis", end="")
-        for n, (cell, column, width) in enumerate(zip(cells, self.columns, self._column_widths())):
+        for n, (index, width) in enumerate(self._column_layout()):
+            column, cell = self.columns[index], cells[index] if index < len(cells) else ""
             if n:
                 text.append(" ")
             t = cell.copy() if isinstance(cell, Text) else Text(str(cell))

@@ -3,8 +3,6 @@ being fed refreshes only while it is the screen on top."""
 
 from __future__ import annotations
 
-import time
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -53,8 +51,9 @@ class NodeScreen(Screen):
             interval=app.effective_interval,
             adapted=app.effective_interval > app.interval,
             paused=app.paused,
-            mark_age=(time.time() - refresh.mark_time) if refresh.mark_time else None,
+            mark_age=(refresh.at - refresh.mark_time) if refresh.mark_time is not None else None,
             problems=len(model.problems),
+            now=refresh.at,
         )
         self.show(refresh)
 

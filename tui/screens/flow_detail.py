@@ -35,6 +35,27 @@ def parsed_fields(flow: Flow) -> tuple[list, list]:
         return [("(unparsed)", flow.match)], [("(unparsed)", f"{flow.actions}  [{e}]")]
 
 
+def value_text(value: object) -> str:
+    """python-ovs's parsed values as ovs-ofctl would word them, not as Python reprs:
+    {'value': 3, 'dst': {'field': 'NXM_NX_REG5'}} -> '3 -> NXM_NX_REG5'."""
+    if value is True:
+        return ""  # a flag such as "arp" or "strip_vlan": its name says it all
+    if isinstance(value, dict):
+        if "field" in value:
+            start, end = value.get("start"), value.get("end")
+            return value["field"] + (f"[{start}..{end}]" if start is not None else "")
+        if "dst" in value and ("value" in value or "src" in value):
+            source = value["value"] if "value" in value else value["src"]
+            return f"{value_text(source)} -> {value_text(value['dst'])}"
+        if set(value) == {"port"}:
+            return value_text(value["port"])
+        return ", ".join(f"{k}={value_text(v)}" for k, v in value.items()
+                         if v not in ("", None))
+    if isinstance(value, (list, tuple)):
+        return ", ".join(value_text(v) for v in value)
+    return str(value)
+
+
 class FlowDetailScreen(NodeScreen):
     BINDINGS = [
         Binding("i", "instance", "its instance"),
@@ -72,27 +93,31 @@ class FlowDetailScreen(NodeScreen):
             head.append("\nthis flow is gone (deleted or replaced)", style="bold red")
 
         counters = Table(box=None, show_header=True, padding=(0, 2))
-        for c in ("packets", "bytes", "pps", "bps", "since mark", "trend (30 s)", "age"):
-            counters.add_column(c, justify="right")
         rate = refresh.rate(flow)
         since = refresh.since_mark(flow)
-        counters.add_row(str(flow.n_packets), str(flow.n_bytes),
-                         fmt.rate(rate[0]) if rate else "", fmt.bits(rate[1]) if rate else "",
-                         fmt.count(since[0]) if since else "",
-                         fmt.spark(refresh.history.get(flow.key, ()), 30), f"{flow.duration:.0f}s")
+        values = {"packets": str(flow.n_packets), "bytes": str(flow.n_bytes),
+                  "pps": fmt.rate(rate[0]) if rate else "",
+                  "bps": fmt.bits(rate[1]) if rate else ""}
+        if since is not None:  # only once a mark is set
+            values["since mark"] = fmt.count(since[0])
+        values["trend (30 s)"] = fmt.spark(refresh.history.get(flow.key, ()), 30)
+        values["age"] = f"{flow.duration:.0f}s"
+        for c in values:
+            counters.add_column(c, justify="right")
+        counters.add_row(*values.values())
 
         parsed = Table(box=None, show_header=True, padding=(0, 1), expand=True)
         parsed.add_column("match", style="cyan", no_wrap=True)
-        parsed.add_column("value", overflow="fold")
+        parsed.add_column("value", overflow="fold", ratio=1)  # the keys take what they need
         for k, v in self.match:
-            parsed.add_row(k, str(v))
+            parsed.add_row(k, value_text(v))
         parsed.add_row("", "")
         parsed.add_row(Text("actions", style="bold"), "")
         for k, v in self.actions:
             if k == "resubmit" and isinstance(v, dict) and v.get("table") is not None:
                 tname = neutron.table_name(role, int(v["table"]))
                 v = f"table {v['table']}" + (f" ({tname})" if tname else "")
-            parsed.add_row(k, str(v))
+            parsed.add_row(k, value_text(v))
 
         about = Text()
         if self.detail.regs:

@@ -66,8 +66,10 @@ class FlowsScreen(NodeScreen):
     def _show_rows(self, refresh, keyed, total, cookies, text, sort) -> None:
         model = refresh.model
         self._flows = dict(keyed)
+        table = self.query_one("#flows", VirtualTable)
+        table.hide({"mark"} if refresh.mark is None else set())
         # only visible rows get rendered; building Row tuples for all is ~2 us each
-        self.query_one("#flows", VirtualTable).set_rows(
+        table.set_rows(
             [rows.flow_row(model, refresh, f, k) for k, f in keyed])
         moving = sum(1 for _, f in keyed if (refresh.rate(f) or (0,))[0])
         s = Text()

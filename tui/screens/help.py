@@ -30,7 +30,9 @@ KEYS = [
               ("i", "the instance of the selected port")]),
     ("flows", [("/", "filter: words like tap2d1670a4-8e, 192.168.100.30, reg5=0x3, "
                      "dl_vlan=2, table=71, cookie=0x1d8e74efef4967c4"),
-               ("s", "sort: table, rate, packets"), ("Enter", "the flow in detail")]),
+               ("Esc", "leave the filter box (an empty filter shows every flow)"),
+               ("s", "sort: table, rate, packets"), ("Enter", "the flow in detail"),
+               ("i", "instance of the selected flow's port")]),
     ("flow", [("i", "instance of the port this flow is about"), ("o", "that port")]),
 ]
 
@@ -39,7 +41,7 @@ class HelpScreen(ModalScreen):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 90%; max-width: 110; height: 90%;
+    HelpScreen > VerticalScroll { width: 90%; max-width: 110; height: auto; max-height: 90%;
                                   border: round $accent; background: $surface; padding: 0 1; }
     """
 
@@ -51,5 +53,7 @@ class HelpScreen(ModalScreen):
             table.add_row(f"[b]{where}[/b]", "")
             for key, what in keys:
                 table.add_row(f"  {key}", what)
-        with VerticalScroll():
+        with VerticalScroll() as keys:
+            keys.border_title = "Keys"
+            keys.border_subtitle = "Esc, q or ?: close"
             yield Static(table)

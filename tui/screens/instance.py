@@ -19,7 +19,8 @@ class InstanceScreen(NodeScreen):
     ]
     DEFAULT_CSS = """
     InstanceScreen #facts { height: auto; padding: 0 1; }
-    InstanceScreen #vnics { height: 1fr; }
+    InstanceScreen #vnics { height: auto; max-height: 50%; }
+    InstanceScreen #paths { height: auto; padding: 1 1 0 1; }
     """
 
     def __init__(self, uuid: str, name: str) -> None:
@@ -30,6 +31,7 @@ class InstanceScreen(NodeScreen):
     def body(self) -> ComposeResult:
         yield Static(id="facts")
         yield KeyedTable(rows.VNIC_COLUMNS, id="vnics")
+        yield Static(id="paths")
 
     def on_mount(self) -> None:
         self.query_one("#vnics").focus()
@@ -51,6 +53,9 @@ class InstanceScreen(NodeScreen):
             facts.append("\nEnter: the vNIC's port   f: flows of this instance", style="dim")
         self.query_one("#facts", Static).update(facts)
         self.query_one("#vnics", KeyedTable).sync(rows.vnic_rows(refresh.model, refresh, self.uuid))
+        paths = Text("\n\n").join(rows.vnic_path(refresh.model, refresh, vv)
+                                   for vv in (inst.vnics if inst else ()))
+        self.query_one("#paths", Static).update(paths)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         inst = self.app.latest.model.instance(self.uuid) if self.app.latest else None

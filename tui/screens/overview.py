@@ -18,6 +18,7 @@ class OverviewScreen(NodeScreen):
     crumb = "overview"
 
     BINDINGS = [
+        Binding("escape", "back", "back", show=False),  # the first screen: nowhere to go back to
         Binding("tab", "app.focus_next", "next pane", show=False),
         Binding("f", "flows", "all flows"),
     ]

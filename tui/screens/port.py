@@ -6,7 +6,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid
+from textual.containers import Grid, VerticalScroll
 from textual.widgets import Static
 
 from collectors.model import PortView
@@ -25,6 +25,13 @@ def _kv(title: str, pairs: list[tuple[str, object]]) -> Table:
     return t
 
 
+def _rates(r: tuple[float, float, float, float] | None) -> dict[str, float]:
+    """The session's (rx_pps, tx_pps, rx_Bps, tx_Bps) as counter names."""
+    if r is None:
+        return {}
+    return dict(zip(("rx packets", "tx packets", "rx bytes", "tx bytes"), r))
+
+
 class PortScreen(NodeScreen):
     BINDINGS = [
         Binding("f", "flows", "flows of port"),
@@ -32,11 +39,14 @@ class PortScreen(NodeScreen):
         Binding("i", "instance", "its instance"),
         Binding("b", "bridge", "bridge flows"),
     ]
+    # Panels take the height of their content (rows of an auto-height grid
+    # are sized to it) and the whole screen scrolls, so no OVSDB row is ever
+    # cut off, however many external_ids and other_config keys a port has.
     DEFAULT_CSS = """
-    PortScreen #grid { grid-size: 2; grid-gutter: 0 1; height: 1fr; }
-    PortScreen.narrow #grid { grid-size: 1; height: auto; }
-    PortScreen.narrow #body { overflow-y: auto; }
-    PortScreen .panel { border: round $primary-darken-2; height: auto; min-height: 6; }
+    PortScreen #scroll { height: 1fr; }
+    PortScreen #grid { grid-size: 2; grid-gutter: 0 1; height: auto; }
+    PortScreen.narrow #grid { grid-size: 1; }
+    PortScreen .panel { border: round $primary-darken-2; height: auto; }
     PortScreen #path { height: auto; padding: 0 1; }
     """
 
@@ -46,14 +56,18 @@ class PortScreen(NodeScreen):
         self.crumb = name
 
     def body(self) -> ComposeResult:
-        yield Static(id="path")
-        with Grid(id="grid"):
-            yield Static(id="ovs", classes="panel")
-            yield CounterPanel("OpenFlow port counters (ovs-ofctl dump-ports)", id="ofport",
-                               classes="panel")
-            yield CounterPanel("netlink (the device in the kernel)", id="netlink",
-                               classes="panel")
-            yield CounterPanel("libvirt (the VM's vNIC)", id="libvirt", classes="panel")
+        with VerticalScroll(id="scroll"):
+            yield Static(id="path")
+            with Grid(id="grid"):
+                yield Static(id="ovs", classes="panel")
+                yield CounterPanel("OpenFlow port counters (ovs-ofctl dump-ports)", id="ofport",
+                                   classes="panel")
+                yield CounterPanel("netlink (the device in the kernel)", id="netlink",
+                                   classes="panel")
+                yield CounterPanel("libvirt (the VM's vNIC)", id="libvirt", classes="panel")
+
+    def on_mount(self) -> None:
+        self.query_one("#scroll").focus()  # arrows and page keys scroll the panels
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < 120, "narrow")
@@ -86,7 +100,21 @@ class PortScreen(NodeScreen):
             path.append(" -> " + ("flat (untagged)" if vlan.network_type == "flat"
                                   else f"provider VLAN {vlan.segmentation_id}"), style="bold")
             path.append(f" on {vlan.physical_bridge or '?'} via {','.join(vlan.nics) or '?'}")
-        path.append("\nf: flows  v: VLAN  i: instance  b: bridge flows", style="dim")
+        if i and i.peer:
+            path.append(f" patched to {i.peer} on {pv.peer_bridge or '?'}")
+        carried = [v for v in model.vlans if v.physical_bridge == pv.bridge and pv.name in v.nics]
+        if carried:
+            path.append("\nphysical NIC of " + pv.bridge + ", carries ")
+            path.append(", ".join(
+                f"local VLAN {v.local_vlan} " + ("untagged (flat)" if v.network_type == "flat"
+                                                 else f"as VLAN {v.segmentation_id}")
+                for v in carried), style="bold")
+        keys = ["f: flows", "b: bridge flows"]
+        if pv.port.tag is not None:
+            keys.append("v: VLAN")
+        if inst:
+            keys.append("i: instance")
+        path.append("\n" + "  ".join(keys), style="dim")
         self.query_one("#path", Static).update(path)
 
         pairs: list[tuple[str, object]] = [
@@ -112,7 +140,8 @@ class PortScreen(NodeScreen):
                 "rx bytes": ofc.rx_bytes, "tx bytes": ofc.tx_bytes,
                 "rx dropped": ofc.rx_dropped, "tx dropped": ofc.tx_dropped,
                 "rx errors": ofc.rx_errors, "tx errors": ofc.tx_errors},
-            refresh.at, mark, note="" if ofc else "no counters (ovs-ofctl dump-ports)")
+            refresh.at, mark, note="" if ofc else "no counters (ovs-ofctl dump-ports)",
+            rates=_rates(refresh.port_rates.get((pv.bridge, ofc.port)) if ofc else None))
         link = pv.link
         self.query_one("#netlink", CounterPanel).show(
             {} if link is None else {
@@ -120,7 +149,7 @@ class PortScreen(NodeScreen):
                 "rx bytes": link.rx_bytes, "tx bytes": link.tx_bytes,
                 "rx dropped": link.rx_dropped, "tx dropped": link.tx_dropped,
                 "rx errors": link.rx_errors, "tx errors": link.tx_errors},
-            refresh.at, mark,
+            refresh.at, mark, rates=_rates(refresh.link_rates.get(link.ifname) if link else None),
             note=(f"{link.operstate}  mtu {link.mtu}  {link.mac}  kind {link.kind or '-'}"
                   f"  master {link.master or '-'}") if link else
                  "no such device in the netlink namespace read (--netns)")
@@ -131,7 +160,7 @@ class PortScreen(NodeScreen):
                 "rx packets": vs.rx_packets, "tx packets": vs.tx_packets,
                 "rx bytes": vs.rx_bytes, "tx bytes": vs.tx_bytes,
                 "rx dropped": vs.rx_drop, "tx dropped": vs.tx_drop},
-            refresh.at, mark,
+            refresh.at, mark, rates=_rates(refresh.vnic_rates.get(tap)),
             note=(f"{inst.domain.name} vNIC {pv.vnic_mac} target {tap}" if inst else
                   "no libvirt domain owns this port"))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from collectors.session import Refresh
@@ -23,8 +24,12 @@ class VlanScreen(NodeScreen):
     ]
     DEFAULT_CSS = """
     VlanScreen #facts { height: auto; padding: 0 1; }
-    VlanScreen #members { height: 1fr; }
-    VlanScreen #translation { height: 5; }
+    VlanScreen .pane { border: round $primary-darken-2; border-title-color: $text;
+                       height: auto; }
+    VlanScreen .pane:focus-within { border: round $accent; }
+    VlanScreen #members-pane { max-height: 60%; }
+    VlanScreen #members { height: auto; max-height: 100%; }
+    VlanScreen #translation { height: 3; }
     """
 
     def __init__(self, local_vlan: int) -> None:
@@ -35,12 +40,17 @@ class VlanScreen(NodeScreen):
 
     def body(self) -> ComposeResult:
         yield Static(id="facts")
-        yield KeyedTable([("port", "Port"), ("bridge", "Bridge"), ("ofport", "#"),
-                          ("instance", "Instance"), ("mac", "MAC"), ("link", "Link"),
-                          ("pps", "rx/tx pps")], id="members")
-        yield VirtualTable(rows.FLOW_COLUMNS, id="translation", empty="no translation flows")
+        with Vertical(id="members-pane", classes="pane"):
+            yield KeyedTable([("port", "Port"), ("bridge", "Bridge"), ("ofport", "#"),
+                              ("instance", "Instance"), ("mac", "MAC"), ("link", "Link"),
+                              ("pps", "rx/tx pps")], id="members")
+        with Vertical(id="translation-pane", classes="pane"):
+            yield VirtualTable(rows.FLOW_COLUMNS, id="translation", empty="no translation flows")
 
     def on_mount(self) -> None:
+        self.query_one("#members-pane").border_title = "Ports on this VLAN  [Enter: port]"
+        self.query_one("#translation-pane").border_title = (
+            "Translation flows: egress, then ingress  [Enter: flow]")
         self.query_one("#members").focus()
 
     def show(self, refresh: Refresh) -> None:
@@ -63,6 +73,12 @@ class VlanScreen(NodeScreen):
         for p in model.problems:
             if p.subject == f"vlan {v.local_vlan}":
                 facts.append(f"\n{p.kind}: {p.detail}", style="red")
+        for label, f in (("egress ", v.egress_flow), ("ingress", v.ingress_flow)):
+            if f is not None:  # in full: the table below has no room for long matches
+                facts.append(f"\n{label} ", style="bold")
+                facts.append(f"{f.bridge} table {f.table} priority {f.priority}: ")
+                facts.append(f"{f.match or '(any)'}", style="cyan")
+                facts.append(f" -> {f.actions}")
         facts.append("\nEnter: port   f: all flows of this VLAN   n: NIC   i: instance", style="dim")
         self.query_one("#facts", Static).update(facts)
 
@@ -81,7 +97,9 @@ class VlanScreen(NodeScreen):
         self.query_one("#members", KeyedTable).sync(members)
         flows = [f for f in (v.egress_flow, v.ingress_flow) if f is not None]
         self._keys = {rows.flow_key_text(f): f for f in flows}
-        self.query_one("#translation", VirtualTable).set_rows(
+        table = self.query_one("#translation", VirtualTable)
+        table.hide({"mark"} if refresh.mark is None else set())
+        table.set_rows(
             [rows.flow_row(model, refresh, f, k) for k, f in self._keys.items()])
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

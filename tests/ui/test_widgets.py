@@ -1,0 +1,93 @@
+"""Widget behaviour an operator relies on, without a node behind it: numbers
+that stay short, tables that keep what matters on a narrow terminal, parsed
+flows worded like ovs-ofctl."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+
+from collectors.records import Flow
+from tui import rows
+from tui.screens.flow_detail import parsed_fields, value_text
+from widgets import format as fmt
+from widgets.counters import CounterPanel
+from widgets.virtual_table import Row, VirtualTable
+
+
+def test_counts_stay_short_up_to_64_bit_counters():
+    # libvirt's test driver counts in the tens of terabytes
+    assert fmt.count(17_956_800_000_000) == "18.0T"
+    assert fmt.count(2**64 - 1) == "18.4E"
+    assert all(len(fmt.count(10**n - 1)) <= 6 for n in range(1, 20))
+    # exact while small enough to compare by eye, and no "1000.0M" at a unit's edge
+    assert fmt.count(99_999) == "99999"
+    assert fmt.count(999_950_000) == "1.0G"
+    assert fmt.count(None) == "-"
+
+
+def test_parsed_actions_read_like_ovs_ofctl_not_python():
+    flow = Flow("br-int", 60, 100, 0xcd5d17f4f72cc4b6, 'in_port="tap2d1670a4-8e"',
+                "load:0x3->NXM_NX_REG5[],ct(table=72,zone=NXM_NX_REG6[0..15]),"
+                'output:"tap2d1670a4-8e"', 0, 0, 1.0)
+    _match, actions = parsed_fields(flow)
+    shown = [(k, value_text(v)) for k, v in actions]
+    assert shown == [("load", "3 -> NXM_NX_REG5"),
+                     ("ct", "table=72, zone=NXM_NX_REG6[0..15]"),
+                     ("output", "tap2d1670a4-8e")]
+    assert not any("{" in v or "'" in v for _, v in shown)
+
+
+class _One(App):
+    def __init__(self, widget) -> None:
+        super().__init__()
+        self.widget = widget
+
+    def compose(self) -> ComposeResult:
+        yield self.widget
+
+
+def _header(table: VirtualTable) -> str:
+    return table.render_line(0).text
+
+
+async def test_flow_table_keeps_match_actions_and_counters_on_80_columns():
+    table = VirtualTable(rows.FLOW_COLUMNS)
+    async with _One(table).run_test(size=(80, 24)) as pilot:
+        table.set_rows([Row("k", ("br-int", "0", "local switching", "3", "f72cc4b6",
+                                  'in_port="int-br-provider",dl_vlan=100', "mod_vlan_vid:2",
+                                  "70", "8597", "1.0", "784b/s", "12", "▁▂▃"))])
+        await pilot.pause()
+        header = _header(table).split()
+        assert header == ["Bridge", "Tbl", "Prio", "Match", "Actions", "Packets", "pps"]
+        assert table.virtual_size.width <= table.scrollable_content_region.width  # no h-scroll
+        await pilot.resize_terminal(160, 48)
+        await pilot.pause()
+        # wide enough: every column is back
+        assert _header(table).split() == " ".join(c.label for c in rows.FLOW_COLUMNS).split()
+
+
+async def test_hidden_column_leaves_no_blank_header():
+    table = VirtualTable(rows.FLOW_COLUMNS)
+    async with _One(table).run_test(size=(160, 24)) as pilot:
+        table.hide({"mark"})
+        await pilot.pause()
+        assert "Since mark" not in _header(table)
+        table.hide(set())
+        await pilot.pause()
+        assert "Since mark" in _header(table)
+
+
+async def test_counter_panel_shows_since_mark_only_once_marked():
+    panel = CounterPanel("OpenFlow port counters")
+    async with _One(panel).run_test(size=(80, 24)) as pilot:
+        panel.show({"rx packets": 10}, 100.0, None, rates={"rx packets": 2.0})
+        await pilot.pause()
+        text = "\n".join(line.text for line in panel.render_lines(panel.region.reset_offset))
+        assert "since mark" not in text and "2.0" in text  # the caller's rate, at once
+        panel.show({"rx packets": 10}, 101.0, 100.5)
+        panel.show({"rx packets": 15}, 102.0, 100.5)
+        await pilot.pause()
+        text = "\n".join(line.text for line in panel.render_lines(panel.region.reset_offset))
+        assert "since mark" in text
+        rx = next(line for line in text.splitlines() if "rx packets" in line)
+        assert rx.split()[-1] == "5"  # 15 now, 10 when the mark was set

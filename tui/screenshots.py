@@ -1,0 +1,153 @@
+"""The README's screenshots, made by the app itself from a live lab.
+
+``python -m tui.screenshots [--lab-name NAME] [--out screenshots/]`` (root):
+brings the lab up if it is down, makes instance01 ping its gateway, drives
+the real app headless through each screen at 160x48 (and the overview at
+80x24), waits on each long enough for rates and trends to show, and saves
+each with the app's own ``save_screenshot`` as SVG. It stops the ping, and
+takes the lab down again only if it brought it up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from collectors.endpoints import Endpoints
+from tui import lab as labmod
+from tui.app import OvsVlanApp
+from tui.backend import LiveBackend
+from tui.screens.flow_detail import FlowDetailScreen
+from tui.screens.flows import FlowsScreen
+from tui.screens.instance import InstanceScreen
+from tui.screens.overview import OverviewScreen
+from tui.screens.port import PortScreen
+from tui.screens.problems import ProblemsScreen
+from tui.screens.vlan import VlanScreen
+
+SIZE = (160, 48)
+NARROW = (80, 24)
+SETTLE = 3.0  # seconds on each screen: a few refreshes, so rates and trends show
+
+
+async def _until(pilot: Pilot, ready, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        await pilot.pause(0.1)
+
+
+async def _screen(pilot: Pilot, screen_type) -> None:
+    await _until(pilot, lambda: isinstance(pilot.app.screen, screen_type), screen_type.__name__)
+
+
+async def _shoot(pilot: Pilot, out: Path, name: str) -> Path:
+    await pilot.pause(SETTLE)
+    saved = Path(pilot.app.save_screenshot(filename=f"{name}.svg", path=str(out)))
+    print(f"wrote {saved}")
+    return saved
+
+
+async def _tour(endpoints: Endpoints, out: Path) -> list[Path]:
+    """Overview -> instance01 -> its tap -> VLAN 2; the tap's flows (after a
+    mark) -> one flow; problems; help; then the overview at 80x24."""
+    vm = labmod.VMS[0]
+    app = OvsVlanApp(LiveBackend(endpoints))
+    shots = []
+    async with app.run_test(size=SIZE) as pilot:
+        await _until(pilot, lambda: app.latest is not None
+                     and len(app.latest.model.instances) == len(labmod.VMS)
+                     and all(s.status == "live" for s in app.latest.model.sources),
+                     "every source live")
+        shots.append(await _shoot(pilot, out, "overview"))
+
+        instances = app.screen.query_one("#instances")
+        instances.focus()
+        for _ in range(instances.row_count):
+            if instances.cursor_key == f"{vm.uuid}/0":
+                break
+            await pilot.press("down")
+        await pilot.press("enter")
+        await _screen(pilot, InstanceScreen)
+        shots.append(await _shoot(pilot, out, "instance"))
+
+        await pilot.press("enter")
+        await _screen(pilot, PortScreen)
+        shots.append(await _shoot(pilot, out, "port"))
+
+        await pilot.press("v")
+        await _screen(pilot, VlanScreen)
+        shots.append(await _shoot(pilot, out, "vlan"))
+
+        await pilot.press("escape", "m", "f")
+        await _screen(pilot, FlowsScreen)
+        await pilot.pause(SETTLE)  # the "mark set" notice goes away meanwhile
+        shots.append(await _shoot(pilot, out, "flows"))
+
+        await pilot.press("enter")  # the tap's first flow: table 60, every packet it sends
+        await _screen(pilot, FlowDetailScreen)
+        shots.append(await _shoot(pilot, out, "flow-detail"))
+
+        while not isinstance(app.screen, OverviewScreen):
+            await pilot.press("escape")
+        await pilot.press("exclamation_mark")
+        await _screen(pilot, ProblemsScreen)
+        shots.append(await _shoot(pilot, out, "problems"))
+
+        await pilot.press("escape", "question_mark")
+        await _until(pilot, lambda: type(app.screen).__name__ == "HelpScreen", "help")
+        shots.append(await _shoot(pilot, out, "help"))
+
+        await pilot.press("escape")
+        await _screen(pilot, OverviewScreen)
+        await pilot.resize_terminal(*NARROW)
+        shots.append(await _shoot(pilot, out, "overview-80x24"))
+    return shots
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tui.screenshots", description=__doc__.split(
+        "\n\n")[0])
+    parser.add_argument("--lab-name", default="lab", metavar="NAME")
+    parser.add_argument("--out", default="screenshots", metavar="DIR")
+    args = parser.parse_args(argv)
+    try:
+        labmod.require_root("up")
+    except labmod.LabError as e:
+        print(f"screenshots: {e}", file=sys.stderr)
+        return 1
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    lab = labmod.Lab(args.lab_name)
+    brought_up = not labmod.is_up(lab)
+    labmod.up(lab)
+    ping = None
+    try:
+        ping = subprocess.Popen(labmod.ping_command(lab, continuous=True),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        s = lab.settings()
+        endpoints = Endpoints(db=s["db"], ovs_rundir=s["ovs_rundir"], libvirt=s["libvirt"],
+                              netns=s["netns"])
+        asyncio.run(_tour(endpoints, out))
+    finally:
+        if ping is not None:
+            ping.terminate()
+            try:
+                ping.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                ping.kill()
+                ping.wait()
+        if brought_up:
+            labmod.down(lab)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
