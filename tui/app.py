@@ -135,6 +135,8 @@ class OvsVlanApp(App):
 
     def _done(self, refresh: Refresh) -> None:
         self._refreshing = False
+        if not self.screen_stack:  # the app is closing: a last refresh came back too late
+            return
         self.latest = refresh
         self._jump_cache = None
         # A refresh slower than the interval stretches the cycle instead of queueing.

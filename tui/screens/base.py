@@ -6,6 +6,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -43,7 +44,11 @@ class NodeScreen(Screen):
         """Called by the app for the screen on top only: hidden screens do no work."""
         app = self.app
         model = refresh.model
-        self.query_one(SourceBar).show(
+        try:
+            bar = self.query_one(SourceBar)
+        except NoMatches:  # pushed but not composed yet: on_screen_resume shows it
+            return
+        bar.show(
             hostname=model.hostname,
             ovs_version=model.ovs_version,
             datapaths=[b.datapath_type or "system" for b in model.bridges],

@@ -17,6 +17,15 @@ from tui.screens.base import NodeScreen
 from widgets.virtual_table import VirtualTable
 
 
+_NOTHING = {  # why a scope can be empty, for the operator wondering
+    "port": "no flow mentions this port (by in_port, its ofport in reg5, its MAC, or output)",
+    "instance": "no flow mentions this instance's ports",
+    "vlan": "no flow matches or sets this local VLAN",
+    "bridge": "this bridge has no flows",
+    "all": "no flows on any bridge",
+}
+
+
 class FlowsScreen(NodeScreen):
     BINDINGS = [
         Binding("slash", "filter", "filter"),
@@ -68,6 +77,8 @@ class FlowsScreen(NodeScreen):
         self._flows = dict(keyed)
         table = self.query_one("#flows", VirtualTable)
         table.hide({"mark"} if refresh.mark is None else set())
+        table.empty = (f"no flow here has every word of: {text}" if text else
+                       _NOTHING.get(self.scope.kind, "no flows"))
         # only visible rows get rendered; building Row tuples for all is ~2 us each
         table.set_rows(
             [rows.flow_row(model, refresh, f, k) for k, f in keyed])
