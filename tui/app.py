@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from functools import partial
 
 from textual.app import App
@@ -89,6 +90,7 @@ class OvsVlanApp(App):
         self.paused = False
         self._refreshing = False
         self._refresh_again = False
+        self._last_start = float("-inf")
         self._refresh_timer: Timer | None = None
         self._jump_cache: tuple[int, list] | None = None
 
@@ -109,15 +111,25 @@ class OvsVlanApp(App):
 
     # -- the refresh cycle ---------------------------------------------------------
 
-    def _kick(self) -> None:
-        """Start a refresh unless one runs; then one more follows it."""
+    def _kick(self, *, now: bool = False) -> None:
+        """Start a refresh unless one runs; then one more follows it.
+
+        Pushed changes come in bursts: refreshes start at least half an
+        interval apart (unless ``now``), so a rate is never taken over a
+        window so short that one packet reads as a spike.
+        """
         if self._refreshing:
             self._refresh_again = True
+            return
+        wait = self._last_start + self.interval / 2 - time.monotonic()
+        if wait > 0 and not now:
+            self._arm(wait)
             return
         if self._refresh_timer is not None:
             self._refresh_timer.stop()
             self._refresh_timer = None
         self._refreshing = True
+        self._last_start = time.monotonic()
         self.run_worker(self.backend.refresh, thread=True, group="refresh",
                         name="refresh", exit_on_error=False)
 
@@ -160,7 +172,7 @@ class OvsVlanApp(App):
     # -- actions ------------------------------------------------------------------
 
     def action_refresh_now(self) -> None:
-        self._kick()
+        self._kick(now=True)
 
     def action_pause(self) -> None:
         self.paused = not self.paused
