@@ -124,11 +124,21 @@ class Flow:
     actions: str
     n_packets: int
     n_bytes: int
-    duration: float  # seconds since the flow was installed
+    duration: float  # seconds since the flow was installed, as of seen_at
+    # time.monotonic() of the dump duration was read from. A refresh keeps the
+    # Flow of a flow whose counters did not move (making 50k new ones a second
+    # costs too much), so its duration can be older than the last dump: use age().
+    seen_at: float | None = None
 
     @property
     def key(self) -> FlowKey:
         return (self.bridge, self.table, self.priority, self.match, self.cookie)
+
+    def age(self, now: float) -> float:
+        """Seconds since the flow was installed, at ``now`` (a time.monotonic())."""
+        if self.seen_at is None:
+            return self.duration
+        return self.duration + max(now - self.seen_at, 0.0)
 
 
 @dataclass(frozen=True, slots=True)

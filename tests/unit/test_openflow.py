@@ -5,10 +5,13 @@ failures come back as a sentence saying what to do."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import shutil
 import signal
 import stat
+import struct
 import subprocess
 import tempfile
 import time
@@ -20,14 +23,17 @@ from ovs.flow.ofp import OFPFlow
 from collectors import neutron
 from collectors.openflow import (
     DEFAULT_PRIORITY,
+    FlowStats,
     FlowTable,
     dump_flows,
     dump_ports,
     flow_detail,
+    flow_stats,
     parse_dump,
     parse_dump_ports,
     parse_flow_line,
     parse_ofctl_show,
+    refresh_table,
 )
 from collectors.records import Flow, FlowDump
 
@@ -363,6 +369,125 @@ def test_a_failed_dump_does_not_make_every_flow_look_gone():
 
 
 # --------------------------------------------------------------------------
+# A refresh reads only the lines that changed
+
+
+def aged(lines: list[str], seconds: float) -> list[str]:
+    """The same lines a while later: only their durations grew."""
+    return [re.sub(r"duration=([0-9.]+)s",
+                   lambda m: f"duration={float(m.group(1)) + seconds:.3f}s", line)
+            for line in lines]
+
+
+@pytest.fixture
+def reads(monkeypatch) -> list[str]:
+    """Every line FlowTable reads in full."""
+    from collectors import openflow
+
+    seen: list[str] = []
+
+    def counting(bridge, line, seen_at=None):
+        seen.append(line)
+        return parse_flow_line(bridge, line, seen_at)
+
+    monkeypatch.setattr(openflow, "parse_flow_line", counting)
+    return seen
+
+
+def test_a_dump_where_only_durations_grew_reads_no_line_and_keeps_every_flow(reads):
+    lines = seed_lines("br-int")
+    table = FlowTable("br-int")
+    table.update_text("\n".join(lines), 100.0)
+    first = table.dump.flows
+    reads.clear()
+    delta = table.update_text("\n".join(aged(lines, 2)), 102.0)
+    assert reads == []
+    assert all(a is b for a, b in zip(table.dump.flows, first)) and len(first) == len(lines)
+    assert (delta.interval, delta.new, delta.gone, dict(delta.moved)) == (2.0, set(), set(), {})
+
+
+def test_a_kept_flow_still_tells_its_age_now():
+    line = seed_lines("br-int")[0]  # duration=880.789s
+    table = FlowTable("br-int")
+    table.update_text(line, 100.0)
+    table.update_text(aged([line], 5)[0], 105.0)
+    flow = table.dump.flows[0]
+    assert flow.duration == 880.789  # as read at 100.0, when the line last changed
+    assert flow.age(105.0) == pytest.approx(885.789)
+
+
+def test_only_the_line_whose_counters_moved_is_read(reads):
+    lines = seed_lines("br-provider")
+    table = FlowTable("br-provider")
+    table.update_text("\n".join(lines), 100.0)
+    vlan2 = parse_flow_line("br-provider", lines[1])
+    later = aged(lines, 2)
+    later[1] = with_counters(later[1], 124 + 6, 10704 + 600)
+    reads.clear()
+    delta = table.update_text("\n".join(later), 102.0)
+    assert reads == [later[1]]
+    assert dict(delta.moved) == {vlan2.key: (6, 600)} and delta.rate(vlan2.key) == (3.0, 300.0)
+    assert table.dump.flows[1].n_packets == 130
+
+
+def test_an_added_and_a_deleted_flow_are_new_and_gone_and_nothing_else_is_read(reads):
+    lines = seed_lines("br-int")
+    table = FlowTable("br-int")
+    table.update_text("\n".join(lines[:20] + lines[21:]), 100.0)
+    added, deleted = parse_flow_line("br-int", lines[20]), parse_flow_line("br-int", lines[30])
+    reads.clear()
+    delta = table.update_text("\n".join(aged(lines[:30] + lines[31:], 1)), 101.0)
+    assert len(reads) <= 3  # the added line, and the line after the deleted one
+    assert delta.new == {added.key} and delta.gone == {deleted.key} and not delta.moved
+    assert [f.key for f in table.dump.flows] == [
+        parse_flow_line("br-int", line).key for line in lines[:30] + lines[31:]]
+    assert table.detail(deleted.key) is None
+
+
+def test_flows_listed_in_another_order_are_the_same_flows():
+    lines = seed_lines("br-int")
+    table = FlowTable("br-int")
+    table.update_text("\n".join(lines), 100.0)
+    delta = table.update_text("\n".join(aged(lines[::-1], 1)), 101.0)
+    assert not delta.new and not delta.gone and not delta.moved
+    assert sorted(f.key for f in table.dump.flows) == sorted(
+        parse_flow_line("br-int", line).key for line in lines)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 5, 8])
+def test_reading_text_and_reading_it_whole_say_the_same_after_any_changes(seed):
+    """Random counters, deletions, additions and reorderings over 40 dumps: the
+    line-by-line shortcut gives the flows and deltas of a full parse."""
+    import random
+
+    pool = seed_lines("br-int") + seed_lines("br-provider")
+    pool = [line for line in pool if parse_flow_line("br-int", line) is not None]
+    rng = random.Random(seed)
+    fast, whole = FlowTable("br-int"), FlowTable("br-int")
+    current = rng.sample(pool, 30)
+    for step in range(40):
+        if step:
+            current = [with_counters(line, f.n_packets + rng.choice([0, 0, 1, 7]),
+                                     f.n_bytes + rng.choice([0, 60]))
+                       for line in current for f in [parse_flow_line("x", line)]]
+            if rng.random() < 0.3:
+                current.pop(rng.randrange(len(current)))
+            if rng.random() < 0.3:  # a flow not in the table (a dump lists each flow once)
+                keys = {parse_flow_line("x", line).key for line in current}
+                extra = [line for line in pool if parse_flow_line("x", line).key not in keys]
+                current.insert(rng.randrange(len(current) + 1), rng.choice(extra))
+            if rng.random() < 0.2:
+                rng.shuffle(current)
+        text = "NXST_FLOW reply (xid=0x4):\n" + "\n".join(aged(current, step)) + "\n"
+        got = fast.update_text(text, 100.0 + step)
+        want = whole.update(parse_dump("br-int", text, 100.0 + step))
+        assert [(f.key, f.n_packets, f.n_bytes) for f in fast.dump.flows] == \
+            [(f.key, f.n_packets, f.n_bytes) for f in whole.dump.flows]
+        assert (got.new, got.gone, dict(got.moved)) == (want.new, want.gone, dict(want.moved))
+        assert fast.keys() == whole.keys()
+
+
+# --------------------------------------------------------------------------
 # dump-ports and show
 
 
@@ -617,3 +742,191 @@ async def test_a_real_missing_bridge_is_an_error_not_an_exception(switch):
     assert dump.flows == () and "br-nope is not a bridge or a socket" in dump.error
     ports = await dump_ports("br-nope", rundir=str(switch.dir))
     assert isinstance(ports, str) and "br-nope" in ports
+
+
+# --------------------------------------------------------------------------
+# Counters from flow statistics (OpenFlow 1.3/1.4 over the management socket)
+
+OFPT_HELLO, OFPT_ECHO_REQUEST, OFPT_ECHO_REPLY = 0, 2, 3
+OFPT_MULTIPART_REQUEST, OFPT_MULTIPART_REPLY = 18, 19
+
+
+def stats_entry(table: int, priority: int, cookie: int, packets: int, nbytes: int,
+                rest: bytes = b"\x00\x01\x00\x04\x00\x00\x00\x00", seconds: int = 5000) -> bytes:
+    """One ofp_flow_stats (``rest``: its match and instructions)."""
+    return struct.pack("!HBxIIHHHH4xQQQ", 48 + len(rest), table, seconds, 0, priority, 0, 0, 0,
+                       cookie, packets, nbytes) + rest
+
+
+class FakeSwitch:
+    """A management socket that answers like ovs-vswitchd and records what it is sent."""
+
+    def __init__(self, path: Path, versions: int, replies: list[list[bytes]]) -> None:
+        self.path, self.versions, self.replies = path, versions, replies
+        self.received: list[tuple[int, bytes]] = []
+
+    async def _read(self, reader) -> tuple[int, int, bytes]:
+        header = await reader.readexactly(8)
+        version, kind, length, xid = struct.unpack("!BBHI", header)
+        body = await reader.readexactly(length - 8)
+        self.received.append((kind, body))
+        return kind, xid, body
+
+    async def handle(self, reader, writer) -> None:
+        await self._read(reader)  # HELLO
+        bitmap = struct.pack("!HHI", 1, 8, self.versions)
+        writer.write(struct.pack("!BBHI", 5, OFPT_HELLO, 16, 1) + bitmap)
+        kind, xid, body = await self._read(reader)
+        if kind != OFPT_MULTIPART_REQUEST:
+            writer.close()
+            return
+        writer.write(struct.pack("!BBHI", 5, OFPT_ECHO_REQUEST, 8, 99))  # a keepalive
+        await self._read(reader)  # its reply
+        for n, entries in enumerate(self.replies):
+            more = n < len(self.replies) - 1
+            body = struct.pack("!HH4x", 1, 1 if more else 0) + b"".join(entries)
+            writer.write(struct.pack("!BBHI", 5, OFPT_MULTIPART_REPLY, 8 + len(body), xid) + body)
+        await writer.drain()
+        writer.close()
+
+    async def __aenter__(self):
+        self.server = await asyncio.start_unix_server(self.handle, path=str(self.path))
+        return self
+
+    async def __aexit__(self, *_exc) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+
+async def test_flow_statistics_come_from_several_replies_after_a_read_only_request(tmp_path):
+    replies = [[stats_entry(0, 3, 0xCD, 70, 8597), stats_entry(0, 2, 0xCD, 0, 0)],
+               [stats_entry(60, 100, 0xCD, 5, 500)]]
+    async with FakeSwitch(tmp_path / "br-x.mgmt", 1 << 4 | 1 << 5, replies) as switch:
+        stats = await flow_stats("br-x", rundir=str(tmp_path))
+    assert stats.error is None and len(stats.replies) == 2
+    # It only ever said HELLO, asked for every table's flow statistics, answered the echo.
+    kinds = [kind for kind, _ in switch.received]
+    assert kinds == [OFPT_HELLO, OFPT_MULTIPART_REQUEST, OFPT_ECHO_REPLY]
+    mp_type, flags, table = struct.unpack_from("!HH4xB", switch.received[1][1])
+    assert (mp_type, flags, table) == (1, 0, 0xFF)  # OFPMP_FLOW, all tables
+
+
+async def test_a_bridge_that_speaks_neither_openflow_13_nor_14_is_an_error(tmp_path):
+    async with FakeSwitch(tmp_path / "br-x.mgmt", 1 << 1, []):  # OpenFlow 1.0 only
+        stats = await flow_stats("br-x", rundir=str(tmp_path))
+    assert "neither OpenFlow 1.3 nor 1.4" in stats.error and stats.replies == ()
+
+
+async def test_no_socket_and_names_that_are_paths_are_errors_not_exceptions(tmp_path):
+    assert "br-none.mgmt" in (await flow_stats("br-none", rundir=str(tmp_path))).error
+    assert (await flow_stats("../../run/x", rundir=str(tmp_path))).error
+
+
+def test_statistics_that_are_not_the_flows_of_the_text_dump_are_not_taken():
+    lines = seed_lines("br-provider")
+    flows = [parse_flow_line("br-provider", line) for line in lines]
+    table = FlowTable("br-provider")
+    table.update_text("\n".join(lines), 100.0)
+
+    def stats(*entries, at=101.0) -> FlowStats:
+        return FlowStats("br-provider", (struct.pack("!BBHIHH4x", 5, 19, 0, 1, 1, 0)
+                                         + b"".join(entries),), at)
+
+    same = [stats_entry(f.table, f.priority, f.cookie, f.n_packets, f.n_bytes) for f in flows]
+    assert table.line_up(stats(*same), stats(*same))
+    unmoved = table.dump.flows[0]
+    moved = list(same)
+    moved[1] = stats_entry(flows[1].table, flows[1].priority, flows[1].cookie,
+                           flows[1].n_packets + 4, flows[1].n_bytes + 400)
+    delta = table.update_stats(stats(*moved, at=102.0))
+    assert dict(delta.moved) == {flows[1].key: (4, 400)} and delta.interval == 2.0
+    assert table.dump.flows[1].n_packets == flows[1].n_packets + 4
+    assert table.dump.flows[0] is unmoved  # flows that did not move are kept as they were
+    # A flow more, one less, another cookie or other actions: not these flows.
+    other = stats_entry(flows[2].table, flows[2].priority, 0x99, 0, 0)
+    for wrong in (same + [same[0]], same[1:], same[:2] + [other] + same[3:],
+                  same[:3] + [stats_entry(0, 0, flows[3].cookie, 0, 0, b"\x00" * 16)]):
+        assert table.update_stats(stats(*wrong, at=103.0)) is None
+    assert table.dump.taken_at == 102.0  # nothing was taken
+    # Statistics that changed while the text was dumped line nothing up.
+    assert not table.line_up(stats(*same), stats(*same[:-1]))
+
+
+def test_counters_from_statistics_keep_the_text_comparison_exact(reads):
+    """After counters came from statistics, a text dump with those counters reads nothing."""
+    lines = seed_lines("br-provider")
+    flows = [parse_flow_line("br-provider", line) for line in lines]
+    table = FlowTable("br-provider")
+    table.update_text("\n".join(lines), 100.0)
+    header = struct.pack("!BBHIHH4x", 5, 19, 0, 1, 1, 0)
+    entries = [stats_entry(f.table, f.priority, f.cookie, f.n_packets, f.n_bytes) for f in flows]
+    table.line_up(FlowStats("br-provider", (header + b"".join(entries),), 100.0),
+                  FlowStats("br-provider", (header + b"".join(entries),), 100.0))
+    entries[1] = stats_entry(flows[1].table, flows[1].priority, flows[1].cookie, 130, 11304)
+    table.update_stats(FlowStats("br-provider", (header + b"".join(entries),), 101.0))
+    reads.clear()
+    later = aged(lines, 2)
+    later[1] = with_counters(later[1], 130, 11304)
+    delta = table.update_text("\n".join(later), 102.0)
+    assert reads == [] and not delta.moved
+
+
+@pytest.mark.lab
+async def test_once_lined_up_counters_come_from_statistics_without_ovs_ofctl(switch, monkeypatch):
+    from collectors import openflow
+
+    table = FlowTable("br-lab")
+    delta, error = await refresh_table(table, rundir=str(switch.dir))
+    assert error is None and len(delta.new) == 5 and table.lined_up
+    ran = []
+    text_dump = openflow.dump_flows_text
+
+    async def spy(*args, **kwargs):
+        ran.append(args)
+        return await text_dump(*args, **kwargs)
+
+    monkeypatch.setattr(openflow, "dump_flows_text", spy)
+    switch.send_vlan100()
+    switch.send_vlan100()
+    delta, error = await refresh_table(table, rundir=str(switch.dir))
+    assert error is None and ran == []
+    key = flow_with(table.dump.flows, match="dl_vlan=100").key
+    assert delta.moved[key] == (2, 2 * len(VLAN100_PACKET) // 2)
+    truth = await dump_flows("br-lab", rundir=str(switch.dir))
+    assert [(f.key, f.n_packets, f.n_bytes) for f in table.dump.flows] == [
+        (f.key, f.n_packets, f.n_bytes) for f in truth.flows]
+
+
+@pytest.mark.lab
+async def test_an_added_or_modified_flow_is_read_from_the_text_again(switch):
+    table = FlowTable("br-lab")
+    await refresh_table(table, rundir=str(switch.dir))
+    try:
+        switch.run("ovs-ofctl", "add-flow", "br-lab", "table=23,priority=0,actions=drop")
+        delta, _ = await refresh_table(table, rundir=str(switch.dir))
+        (added,) = [f for f in table.dump.flows if f.table == 23]
+        assert delta.new == {added.key} and table.lined_up
+        switch.run("ovs-ofctl", "add-flow", "br-lab", "table=23,priority=0,actions=resubmit(,24)")
+        await refresh_table(table, rundir=str(switch.dir))
+        assert [f.actions for f in table.dump.flows if f.table == 23] == ["resubmit(,24)"]
+        switch.run("ovs-ofctl", "--strict", "del-flows", "br-lab", "table=23,priority=0")
+        delta, _ = await refresh_table(table, rundir=str(switch.dir))
+        assert delta.gone == {added.key} and table.lined_up
+    finally:
+        switch.run("ovs-ofctl", "--strict", "del-flows", "br-lab", "table=23,priority=0")
+
+
+@pytest.mark.lab
+async def test_a_bridge_limited_to_openflow_10_is_read_from_the_text_every_time(switch):
+    switch.run("ovs-vsctl", f"--db={switch.db}", "set", "bridge", "br-lab",
+               "protocols=OpenFlow10")
+    try:
+        table = FlowTable("br-lab")
+        _, error = await refresh_table(table, rundir=str(switch.dir))
+        assert error is None and not table.lined_up
+        switch.send_vlan100()
+        delta, error = await refresh_table(table, rundir=str(switch.dir))
+        key = flow_with(table.dump.flows, match="dl_vlan=100").key
+        assert error is None and delta.moved[key][0] == 1
+    finally:
+        switch.run("ovs-vsctl", f"--db={switch.db}", "clear", "bridge", "br-lab", "protocols")

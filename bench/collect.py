@@ -1,0 +1,104 @@
+"""The raw dump and our refresh of the same node, measured in this process.
+
+The raw dump is what any tool must pay: ``ovs-ofctl --read-only --names
+dump-flows br-int > /dev/null``. Our refresh is ``NodeSession.refresh`` with
+the real collectors (every bridge's flows and ports, libvirt, netlink, the
+model), timed the way the TUI runs it: once cold, then once a second. CPU is
+this process's (``time.process_time``, every thread) plus the children it
+reaped (``RUSAGE_CHILDREN``: the ovs-ofctl runs).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import subprocess
+import time
+
+from bench.node import BenchNode
+from collectors import ovsdb
+from collectors.domains import LibvirtSource
+from collectors.endpoints import Endpoints
+from collectors.records import SourceState
+from collectors.session import NodeSession, Refresh
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def raw_dump(node: BenchNode, bridge: str = "br-int") -> dict:
+    """One ``dump-flows`` to /dev/null: wall and ovs-ofctl's CPU."""
+    args = ["ovs-ofctl", "--read-only", "--names", "dump-flows", bridge]
+    env = {**os.environ, "OVS_RUNDIR": str(node.lab.rundir)}
+    children = _children_cpu()
+    started = time.perf_counter()
+    subprocess.run(args, stdout=subprocess.DEVNULL, env=env, check=True, timeout=60)
+    return {"wall_s": time.perf_counter() - started, "cpu_s": _children_cpu() - children}
+
+
+def open_session(node: BenchNode) -> tuple[NodeSession, LibvirtSource]:
+    """A session on the node as the snapshot command opens one (OVSDB read once)."""
+    s = node.lab.settings()
+    endpoints = Endpoints(db=s["db"], ovs_rundir=s["ovs_rundir"], libvirt=node.libvirt,
+                          netns=s["netns"])
+    session = NodeSession(endpoints)
+    session.set_ovsdb(ovsdb.read_once(endpoints.db, timeout=10.0))
+    session.set_state(SourceState("ovsdb", "live"))
+    source = LibvirtSource(endpoints.libvirt)
+    source.open()
+    session.set_libvirt(source)
+    return session, source
+
+
+def timed_refresh(session: NodeSession) -> tuple[dict, Refresh]:
+    children, own = _children_cpu(), time.process_time()
+    started = time.perf_counter()
+    refresh = session.refresh()
+    wall = time.perf_counter() - started
+    own, children = time.process_time() - own, _children_cpu() - children
+    delta = refresh.deltas.get("br-int")
+    return {"wall_s": wall, "cpu_s": own + children, "self_cpu_s": own,
+            "child_cpu_s": children, "moved_flows": len(delta.moved) if delta else 0}, refresh
+
+
+def _median(runs: list[dict]) -> dict:
+    out: dict = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    out["runs"] = len(runs)
+    out["wall_max_s"] = max(r["wall_s"] for r in runs)
+    return out
+
+
+def measure(node: BenchNode, runs: int, interval: float = 1.0) -> dict:
+    """The cold refresh, then ``runs`` pairs of (raw dump, refresh ``interval`` after the last).
+
+    Pairs are interleaved so both see the same load on the machine.
+    """
+    session, source = open_session(node)
+    try:
+        cold, refresh = timed_refresh(session)
+        flows = len(refresh.model.flows["br-int"].flows)
+        dumps, refreshes = [], []
+        last = time.monotonic()
+        for _ in range(runs):
+            dumps.append(raw_dump(node))
+            time.sleep(max(0.0, interval - (time.monotonic() - last)))
+            last = time.monotonic()
+            refreshes.append(timed_refresh(session)[0])
+    finally:
+        source.close()
+    raw, steady = _median(dumps), _median(refreshes)
+    return {
+        "flows": flows,
+        "raw_dump": raw,
+        "refresh_cold": cold,
+        "refresh": steady,
+        "ratio": {
+            "refresh_wall": steady["wall_s"] / raw["wall_s"],
+            "refresh_cpu": steady["cpu_s"] / raw["cpu_s"] if raw["cpu_s"] else None,
+            "cold_wall": cold["wall_s"] / raw["wall_s"],
+            "cold_cpu": cold["cpu_s"] / raw["cpu_s"] if raw["cpu_s"] else None,
+        },
+    }

@@ -1,0 +1,83 @@
+"""The benchmark's table and its verdict on the targets of issue 5."""
+
+from __future__ import annotations
+
+# (name, size it is judged at, how to read the value from a size's entry, limit, unit)
+TARGETS = (
+    ("refresh <= 1.5x the raw dump (wall)", 50000,
+     lambda e: e["ratio"]["refresh_wall"], 1.5, "x"),
+    ("steady TUI CPU <= 30% of a core, ovs-ofctl included", 50000,
+     lambda e: e["tui"]["cpu_percent"], 30.0, "%"),
+    ("first complete frame <= 2 s", 50000, lambda e: e["tui"]["first_frame_s"], 2.0, "s"),
+    ("peak RSS <= 250 MB", 100000, lambda e: e["tui"]["peak_rss_mb"], 250.0, "MB"),
+    ("keypress-to-render p95 <= 100 ms during refresh", 50000,
+     lambda e: e["tui"]["latency"]["p95_ms"], 100.0, "ms"),
+)
+
+
+def targets(sizes: list[dict]) -> list[dict]:
+    by_size = {e["size"]: e for e in sizes}
+    out = []
+    for name, size, value_of, limit, unit in TARGETS:
+        entry = by_size.get(size)
+        value = value_of(entry) if entry is not None else None
+        out.append({"target": name, "size": size, "limit": limit, "unit": unit,
+                    "value": value, "met": None if value is None else value <= limit})
+    return out
+
+
+def _f(value, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+HEADER = ("flows", "raw dump s", "refresh s", "x raw", "cold s", "x raw", "1st frame s",
+          "TUI CPU%", "every s", "peak RSS MB", "keys p50/p95 ms", "cursor/help/flows p95 ms")
+
+
+def row(entry: dict) -> tuple[str, ...]:
+    raw, ref, cold, ratio, tui = (entry["raw_dump"], entry["refresh"], entry["refresh_cold"],
+                                  entry["ratio"], entry["tui"])
+    lat = tui["latency"]
+    return (
+        str(entry["flows"]),
+        f"{_f(raw['wall_s'], 3)} ({_f(raw['cpu_s'], 3)})",
+        f"{_f(ref['wall_s'], 3)} ({_f(ref['cpu_s'], 3)})",
+        f"{_f(ratio['refresh_wall'])} ({_f(ratio['refresh_cpu'])})",
+        _f(cold["wall_s"], 3),
+        _f(ratio["cold_wall"]),
+        _f(tui["first_frame_s"]),
+        _f(tui["cpu_percent"], 1),
+        _f(tui["interval_shown_s"], 1),
+        _f(tui["peak_rss_mb"], 0),
+        f"{_f(lat['p50_ms'], 0)}/{_f(lat['p95_ms'], 0)}",
+        "/".join(_f(lat[k]["p95_ms"], 0) for k in ("cursor", "help", "flows")),
+    )
+
+
+def _render(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows)
+
+
+def row_text(entry: dict) -> str:
+    return _render([HEADER, row(entry)])
+
+
+def table(result: dict) -> str:
+    m = result["machine"]
+    lines = [
+        f"{m['cpu_model']}, {m['cores']} cores, {m['memory_mb']} MB, {m['os']}, "
+        f"kernel {m['kernel']}, Python {m['python']}, {m['ovs']}, textual {m['textual']}, "
+        f"commit {m['commit']}",
+        f"{result['settings']['ports']} ports / {result['settings']['instances']} instances on "
+        f"br-int, interval {result['settings']['interval_s']:g} s; times are medians; "
+        "(cpu) is CPU seconds incl. ovs-ofctl; x raw = our refresh / the raw dump (wall (cpu))",
+        "",
+        _render([HEADER] + [row(e) for e in result["sizes"]]),
+        "",
+    ]
+    for t in result["targets"]:
+        verdict = {True: "met", False: "MISSED", None: "not measured"}[t["met"]]
+        value = "-" if t["value"] is None else f"{t['value']:.2f} {t['unit']}"
+        lines.append(f"  {verdict:>12}  {t['target']} at {t['size']} flows: {value}")
+    return "\n".join(lines)
