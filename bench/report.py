@@ -31,7 +31,8 @@ def _f(value, digits: int = 2) -> str:
 
 
 HEADER = ("flows", "raw dump s", "refresh s", "x raw", "cold s", "x raw", "1st frame s",
-          "TUI CPU%", "every s", "peak RSS MB", "keys p50/p95 ms", "cursor/help/flows p95 ms")
+          "TUI CPU%", "every s", "peak RSS MB", "keys p50/p95 ms", "cursor/help/flows p95 ms",
+          "load")
 
 
 def row(entry: dict) -> tuple[str, ...]:
@@ -51,6 +52,7 @@ def row(entry: dict) -> tuple[str, ...]:
         _f(tui["peak_rss_mb"], 0),
         f"{_f(lat['p50_ms'], 0)}/{_f(lat['p95_ms'], 0)}",
         "/".join(_f(lat[k]["p95_ms"], 0) for k in ("cursor", "help", "flows")),
+        f"{_f(entry['load_before'], 1)}-{_f(entry['load_after'], 1)}",
     )
 
 
@@ -71,7 +73,8 @@ def table(result: dict) -> str:
         f"commit {m['commit']}",
         f"{result['settings']['ports']} ports / {result['settings']['instances']} instances on "
         f"br-int, interval {result['settings']['interval_s']:g} s; times are medians; "
-        "(cpu) is CPU seconds incl. ovs-ofctl; x raw = our refresh / the raw dump (wall (cpu))",
+        "(cpu) is CPU seconds incl. ovs-ofctl; x raw = our refresh / the raw dump (wall (cpu)); "
+        "load = the machine's 1-minute load average before-after",
         "",
         _render([HEADER] + [row(e) for e in result["sizes"]]),
         "",

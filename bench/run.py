@@ -114,6 +114,10 @@ def run(args: argparse.Namespace) -> dict:
     traffic = None
     try:
         print(f"building the node (lab {lab.name}) ...", flush=True)
+        load = os.getloadavg()[0]
+        if load > 0.5:
+            print(f"note: load average {load:.1f} already: other work on this machine "
+                  "will show in every figure", flush=True)
         bench = node.build(lab)
         # A ping through instance01 keeps the flows on its path moving.
         traffic = subprocess.Popen(labmod.ping_command(lab, continuous=True),

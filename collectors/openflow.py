@@ -11,7 +11,8 @@ up to date:
 - When the flows are not those any more (added, deleted, modified), or the
   bridge speaks neither OpenFlow 1.3 nor 1.4, ``ovs-ofctl dump-flows`` prints
   them, and only lines that differ from the last dump are read
-  (``parse_flow_line``); statistics taken around the dump line them up again.
+  (``parse_flow_line``); statistics taken before that dump and at the next
+  refresh line them up again.
 - The full parse with python-ovs's ``OFPFlow`` (``flow_detail``) runs at most
   once per flow, the first time someone asks for it.
 
@@ -382,9 +383,11 @@ class FlowTable:
         self._strings: dict[str, str] = {}  # one copy of each head and mid text
         # What the switch's flow statistics last said of flow N of the last
         # dump, from byte _SAID of its entry (all but table and duration), and
-        # the flows' tables; None until line_up() saw them agree with a text dump.
+        # the flows' tables; None until statistics taken before and after a
+        # text dump agreed with it (_line_up).
         self._said: list[bytes] | None = None
         self._tables = b""
+        self._before: FlowStats | None = None  # taken just before the last text dump
         self.stats_refused_at = float("-inf")  # when the bridge last refused statistics
 
     def detail(self, key: FlowKey) -> FlowDetail | None:
@@ -418,10 +421,16 @@ class FlowTable:
             return FlowDelta(self.bridge, 0.0)
         flows = {flow.key: flow for flow in dump.flows}
         self._heads, self._mids, self._said = [], [], None  # text and statistics unknown
+        self._before = None
         return self._take(dump, list(flows.items()), self._flows.keys() - flows.keys())
 
-    def update_text(self, text: str, taken_at: float) -> FlowDelta:
+    def update_text(self, text: str, taken_at: float,
+                    stats_before: FlowStats | None = None) -> FlowDelta:
         """Take ``dump-flows`` output, reading only the lines that changed.
+
+        ``stats_before``: flow statistics taken just before this dump; with
+        the next statistics (taken after it) they tell which entry is which
+        flow, so update_stats can take counters from statistics from then on.
 
         ovs-ofctl prints an unchanged table in the same order every time, so
         each line is first compared with the line at its place in the last
@@ -489,7 +498,8 @@ class FlowTable:
         if len(strings) > 4 * len(flows) + 1000:
             self._strings = {s: s for s in new_heads + new_mids}
         self._heads, self._mids = new_heads, new_mids
-        self._said = None  # until line_up() sees the statistics agree again
+        self._said = None  # until statistics before and after agree with this text
+        self._before = stats_before if stats_before and stats_before.error is None else None
         dump = FlowDump(self.bridge, tuple(flows), taken_at, tuple(unparsed))
         return self._take(dump, read, gone)
 
@@ -498,14 +508,14 @@ class FlowTable:
         """Whether update_stats can read counters from the switch's flow statistics."""
         return self._said is not None
 
-    def line_up(self, before: FlowStats, after: FlowStats) -> bool:
-        """After ``update_text``: remember which statistics entry is which flow.
+    def _line_up(self, before: FlowStats, after: FlowStats) -> bool:
+        """Remember which statistics entry is which flow of the last text dump.
 
-        ``before`` and ``after`` are statistics taken just before and just
-        after the text dump. The switch answers each request in one go and
-        lists flows in the same order every time, so when the two name the
-        same flows, and each entry's table, priority and cookie are those of
-        the flow at its place, entry N is the dump's flow N.
+        ``before`` and ``after`` are statistics taken before and after that
+        dump. The switch answers each request in one go and lists flows in
+        the same order every time, so when the two name the same flows, and
+        each entry's table, priority and cookie are those of the flow at its
+        place, entry N is the dump's flow N.
         """
         if before.error is not None or after.error is not None or self.dump is None \
                 or len(self._heads) != len(self.dump.flows):
@@ -526,12 +536,16 @@ class FlowTable:
 
     def update_stats(self, stats: FlowStats) -> FlowDelta | None:
         """Take new counters from flow statistics; None (nothing taken) when the
-        flows are not the ones of the last text dump any more.
+        flows are not the ones of the last text dump any more (or nothing
+        tells which entry is which flow yet).
 
         An entry the switch words as last time (its duration aside) costs one
         bytes comparison, ~0.3 us; only flows whose counters moved get a new
         Flow. ovs-ofctl alone spends ~5 us printing a flow.
         """
+        before, self._before = self._before, None
+        if self._said is None and before is not None:
+            self._line_up(before, stats)
         if self._said is None or self.dump is None:
             return None
         read = self._read(stats, self._said, self._tables)
@@ -652,7 +666,7 @@ def _with_counters(mid: str, packets: int, nbytes: int) -> str:
 # (python-ovs has none; os-ken pulls in a controller framework), and this
 # needs three messages: HELLO, a flow statistics request, its replies. The
 # text dump stays the source of every flow's text; the statistics only give
-# counters, entry N being the flow N of the last text dump (line_up).
+# counters, entry N being the flow N of the last text dump (_line_up).
 
 _VERSIONS = (4, 5)  # OpenFlow 1.3 and 1.4: the same flow statistics layout
 _HELLO, _ERROR, _ECHO_REQUEST, _ECHO_REPLY = 0, 1, 2, 3
@@ -939,27 +953,23 @@ async def refresh_table(table: FlowTable, *, rundir: str | None = None,
 
     Counters come from flow statistics while the flows are those of the last
     text dump; otherwise (first time, a flow added, deleted or modified, or a
-    bridge that speaks no OpenFlow 1.3/1.4) ovs-ofctl dumps the text, only
-    changed lines are read, and statistics taken around it line it up again.
+    bridge that speaks no OpenFlow 1.3/1.4) ovs-ofctl dumps the text and only
+    changed lines are read. The statistics taken before that dump and those
+    of the next refresh tell which entry is which flow again.
     """
     bridge = table.bridge
-    use_stats = time.monotonic() - table.stats_refused_at >= STATS_RETRY
-    before = None
-    if use_stats:
-        before = await flow_stats(bridge, rundir=rundir, timeout=timeout)
-        if before.error is not None:
-            log.debug("flow statistics of %s: %s", bridge, before.error)
+    stats = None
+    if time.monotonic() - table.stats_refused_at >= STATS_RETRY:
+        stats = await flow_stats(bridge, rundir=rundir, timeout=timeout)
+        if stats.error is not None:
+            log.debug("flow statistics of %s: %s", bridge, stats.error)
             table.stats_refused_at = time.monotonic()
-            before = None
-        elif table.lined_up:
-            delta = table.update_stats(before)
+            stats = None
+        else:
+            delta = table.update_stats(stats)
             if delta is not None:
                 return delta, None
     raw = await dump_flows_text(bridge, rundir=rundir, timeout=timeout)
     if raw.error is not None:
         return table.update(FlowDump(bridge, (), raw.taken_at, error=raw.error)), raw.error
-    delta = table.update_text(raw.text, raw.taken_at)
-    del raw  # 18 MB of text at 100k flows: not kept while the statistics come in
-    if before is not None:
-        table.line_up(before, await flow_stats(bridge, rundir=rundir, timeout=timeout))
-    return delta, None
+    return table.update_text(raw.text, raw.taken_at, stats_before=stats), None

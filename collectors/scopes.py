@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Callable, Iterable, Literal
 
 from collectors.model import NodeModel, PortView
@@ -130,16 +131,25 @@ def text_filter(text: str) -> Callable[[Flow], bool]:
 
 def select_flows(model: NodeModel, scope: Scope, text: str, sort: SortKey,
                  rate_of: Callable[[Flow], float | None]) -> list[Flow]:
-    """The flows to show, in the order to show them."""
-    in_scope = scope_filter(model, scope)
-    wanted = text_filter(text)
-    flows = [f for f in model.all_flows() if in_scope(f) and wanted(f)]
+    """The flows to show, in the order to show them.
+
+    Runs at every refresh while a flows screen is open, over every flow of
+    the node: key functions are C attrgetters where the order allows (a
+    Python lambda per flow doubles the cost of a 100k-flow sort).
+    """
+    if scope.kind == "all" and not text.split():
+        flows = list(model.all_flows())
+    else:
+        in_scope = scope_filter(model, scope)
+        wanted = text_filter(text)
+        flows = [f for f in model.all_flows() if in_scope(f) and wanted(f)]
     if sort == "packets":
-        flows.sort(key=lambda f: -f.n_packets)
+        flows.sort(key=attrgetter("n_packets"), reverse=True)
     elif sort == "rate":
         flows.sort(key=lambda f: (-(rate_of(f) or 0.0), -f.n_packets))
-    else:
-        flows.sort(key=lambda f: (f.bridge, f.table, -f.priority))
+    else:  # by bridge and table, the highest priority first (two stable sorts)
+        flows.sort(key=attrgetter("priority"), reverse=True)
+        flows.sort(key=attrgetter("bridge", "table"))
     return flows
 
 

@@ -822,48 +822,58 @@ async def test_no_socket_and_names_that_are_paths_are_errors_not_exceptions(tmp_
     assert (await flow_stats("../../run/x", rundir=str(tmp_path))).error
 
 
-def test_statistics_that_are_not_the_flows_of_the_text_dump_are_not_taken():
+def stats_of(bridge: str, *entries: bytes, at: float) -> FlowStats:
+    """Statistics in one multipart reply."""
+    return FlowStats(bridge, (struct.pack("!BBHIHH4x", 5, 19, 0, 1, 1, 0) + b"".join(entries),), at)
+
+
+def test_counters_come_from_statistics_once_those_before_and_after_the_text_agree():
     lines = seed_lines("br-provider")
     flows = [parse_flow_line("br-provider", line) for line in lines]
-    table = FlowTable("br-provider")
-    table.update_text("\n".join(lines), 100.0)
-
-    def stats(*entries, at=101.0) -> FlowStats:
-        return FlowStats("br-provider", (struct.pack("!BBHIHH4x", 5, 19, 0, 1, 1, 0)
-                                         + b"".join(entries),), at)
-
     same = [stats_entry(f.table, f.priority, f.cookie, f.n_packets, f.n_bytes) for f in flows]
-    assert table.line_up(stats(*same), stats(*same))
+    table = FlowTable("br-provider")
+    table.update_text("\n".join(lines), 100.0, stats_before=stats_of("br-provider", *same, at=99.9))
+    assert not table.lined_up  # nothing taken after the text yet
     unmoved = table.dump.flows[0]
     moved = list(same)
     moved[1] = stats_entry(flows[1].table, flows[1].priority, flows[1].cookie,
                            flows[1].n_packets + 4, flows[1].n_bytes + 400)
-    delta = table.update_stats(stats(*moved, at=102.0))
+    delta = table.update_stats(stats_of("br-provider", *moved, at=102.0))
+    assert table.lined_up
     assert dict(delta.moved) == {flows[1].key: (4, 400)} and delta.interval == 2.0
     assert table.dump.flows[1].n_packets == flows[1].n_packets + 4
     assert table.dump.flows[0] is unmoved  # flows that did not move are kept as they were
+
+
+def test_statistics_that_are_not_the_flows_of_the_text_dump_are_not_taken():
+    lines = seed_lines("br-provider")
+    flows = [parse_flow_line("br-provider", line) for line in lines]
+    same = [stats_entry(f.table, f.priority, f.cookie, f.n_packets, f.n_bytes) for f in flows]
+    table = FlowTable("br-provider")
+    table.update_text("\n".join(lines), 100.0, stats_before=stats_of("br-provider", *same, at=99.9))
+    table.update_stats(stats_of("br-provider", *same, at=101.0))
     # A flow more, one less, another cookie or other actions: not these flows.
     other = stats_entry(flows[2].table, flows[2].priority, 0x99, 0, 0)
     for wrong in (same + [same[0]], same[1:], same[:2] + [other] + same[3:],
                   same[:3] + [stats_entry(0, 0, flows[3].cookie, 0, 0, b"\x00" * 16)]):
-        assert table.update_stats(stats(*wrong, at=103.0)) is None
-    assert table.dump.taken_at == 102.0  # nothing was taken
+        assert table.update_stats(stats_of("br-provider", *wrong, at=102.0)) is None
+    assert table.dump.taken_at == 101.0  # nothing was taken
     # Statistics that changed while the text was dumped line nothing up.
-    assert not table.line_up(stats(*same), stats(*same[:-1]))
+    table.update_text("\n".join(lines), 103.0, stats_before=stats_of("br-provider", *same, at=102.9))
+    assert table.update_stats(stats_of("br-provider", *same[:-1], at=104.0)) is None
+    assert not table.lined_up
 
 
 def test_counters_from_statistics_keep_the_text_comparison_exact(reads):
     """After counters came from statistics, a text dump with those counters reads nothing."""
     lines = seed_lines("br-provider")
     flows = [parse_flow_line("br-provider", line) for line in lines]
-    table = FlowTable("br-provider")
-    table.update_text("\n".join(lines), 100.0)
-    header = struct.pack("!BBHIHH4x", 5, 19, 0, 1, 1, 0)
     entries = [stats_entry(f.table, f.priority, f.cookie, f.n_packets, f.n_bytes) for f in flows]
-    table.line_up(FlowStats("br-provider", (header + b"".join(entries),), 100.0),
-                  FlowStats("br-provider", (header + b"".join(entries),), 100.0))
+    table = FlowTable("br-provider")
+    table.update_text("\n".join(lines), 100.0,
+                      stats_before=stats_of("br-provider", *entries, at=99.9))
     entries[1] = stats_entry(flows[1].table, flows[1].priority, flows[1].cookie, 130, 11304)
-    table.update_stats(FlowStats("br-provider", (header + b"".join(entries),), 101.0))
+    assert table.update_stats(stats_of("br-provider", *entries, at=101.0)).moved
     reads.clear()
     later = aged(lines, 2)
     later[1] = with_counters(later[1], 130, 11304)
@@ -877,7 +887,7 @@ async def test_once_lined_up_counters_come_from_statistics_without_ovs_ofctl(swi
 
     table = FlowTable("br-lab")
     delta, error = await refresh_table(table, rundir=str(switch.dir))
-    assert error is None and len(delta.new) == 5 and table.lined_up
+    assert error is None and len(delta.new) == 5
     ran = []
     text_dump = openflow.dump_flows_text
 
@@ -889,7 +899,7 @@ async def test_once_lined_up_counters_come_from_statistics_without_ovs_ofctl(swi
     switch.send_vlan100()
     switch.send_vlan100()
     delta, error = await refresh_table(table, rundir=str(switch.dir))
-    assert error is None and ran == []
+    assert error is None and ran == [] and table.lined_up
     key = flow_with(table.dump.flows, match="dl_vlan=100").key
     assert delta.moved[key] == (2, 2 * len(VLAN100_PACKET) // 2)
     truth = await dump_flows("br-lab", rundir=str(switch.dir))
@@ -905,13 +915,17 @@ async def test_an_added_or_modified_flow_is_read_from_the_text_again(switch):
         switch.run("ovs-ofctl", "add-flow", "br-lab", "table=23,priority=0,actions=drop")
         delta, _ = await refresh_table(table, rundir=str(switch.dir))
         (added,) = [f for f in table.dump.flows if f.table == 23]
-        assert delta.new == {added.key} and table.lined_up
+        assert delta.new == {added.key}
+        await refresh_table(table, rundir=str(switch.dir))
+        assert table.lined_up  # statistics again
         switch.run("ovs-ofctl", "add-flow", "br-lab", "table=23,priority=0,actions=resubmit(,24)")
         await refresh_table(table, rundir=str(switch.dir))
         assert [f.actions for f in table.dump.flows if f.table == 23] == ["resubmit(,24)"]
         switch.run("ovs-ofctl", "--strict", "del-flows", "br-lab", "table=23,priority=0")
         delta, _ = await refresh_table(table, rundir=str(switch.dir))
-        assert delta.gone == {added.key} and table.lined_up
+        assert delta.gone == {added.key}
+        await refresh_table(table, rundir=str(switch.dir))
+        assert table.lined_up
     finally:
         switch.run("ovs-ofctl", "--strict", "del-flows", "br-lab", "table=23,priority=0")
 
