@@ -72,8 +72,15 @@ class Terminal:
         self._tmux("send-keys", "-t", "bench", key)
 
     def stop(self) -> None:
+        """Stop our tmux server and remove its socket (kill-server leaves it behind)."""
+        try:
+            path = self._tmux("display-message", "-p", "#{socket_path}").strip()
+        except subprocess.SubprocessError:
+            path = ""
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True,
                        timeout=10)
+        if path:
+            Path(path).unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------
