@@ -58,6 +58,7 @@ class Refresh:
     vnic_rates: Mapping[str, tuple[float, float, float, float]] = field(
         default_factory=dict)  # by tap, from libvirt's interfaceStats (the VM's view)
     at: float = field(default_factory=time.time)
+    clock: float = field(default_factory=time.monotonic)  # the same instant, for Flow.age()
 
     def rate(self, flow: Flow) -> tuple[float, float] | None:
         delta = self.deltas.get(flow.bridge)

@@ -136,6 +136,7 @@ def seed_refresh(*, marked: bool = False) -> Refresh:
         port_rates=MappingProxyType({(c.bridge, c.port): per_second for c in PORT_COUNTERS}),
         vnic_rates=MappingProxyType({PORT: per_second}),
         at=AT,
+        clock=TAKEN_AT,
     )
 
 

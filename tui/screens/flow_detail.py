@@ -101,7 +101,7 @@ class FlowDetailScreen(NodeScreen):
         if since is not None:  # only once a mark is set
             values["since mark"] = fmt.count(since[0])
         values["trend (30 s)"] = fmt.spark(refresh.history.get(flow.key, ()), 30)
-        values["age"] = f"{flow.duration:.0f}s"
+        values["age"] = f"{flow.age(refresh.clock):.0f}s"
         for c in values:
             counters.add_column(c, justify="right")
         counters.add_row(*values.values())

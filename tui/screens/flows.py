@@ -14,7 +14,7 @@ from collectors.scopes import SORTS, Scope, select_flows
 from collectors.session import Refresh
 from tui import rows
 from tui.screens.base import NodeScreen
-from widgets.virtual_table import VirtualTable
+from widgets.virtual_table import LazyRows, VirtualTable
 
 
 _NOTHING = {  # why a scope can be empty, for the operator wondering
@@ -44,7 +44,8 @@ class FlowsScreen(NodeScreen):
         self.crumb = title
         self.text = text
         self.sort = "table"
-        self._flows: dict[str, object] = {}
+        self._flows: list = []
+        self._flow_index: dict[str, int] = {}
         self._refresh: Refresh | None = None
 
     def body(self) -> ComposeResult:
@@ -63,28 +64,32 @@ class FlowsScreen(NodeScreen):
 
     @work(thread=True, exclusive=True, group="flow-select")
     def _select(self, refresh: Refresh, text: str, sort: str) -> None:
-        """Choosing and ordering flows is O(flows): off the UI thread."""
+        """Choosing and ordering flows is O(flows): off the UI thread, which
+        then builds only the rows on screen."""
         model = refresh.model
         flows = select_flows(model, self.scope, text, sort,
                              lambda f: (refresh.rate(f) or (None, None))[0])
-        keyed = [(rows.flow_key_text(f), f) for f in flows]
-        total = sum(1 for _ in model.all_flows())
-        cookies = Counter(f.cookie for _, f in keyed)
-        self.app.call_from_thread(self._show_rows, refresh, keyed, total, cookies, text, sort)
+        keys = [rows.flow_key_text(f) for f in flows]
+        index = {k: i for i, k in enumerate(keys)}
+        total = sum(len(d.flows) for d in model.flows.values())
+        cookies = Counter(f.cookie for f in flows)
+        moving = sum(1 for f in flows if (refresh.rate(f) or (0,))[0])
+        self.app.call_from_thread(self._show_rows, refresh, flows, keys, index, total,
+                                  cookies, moving, text, sort)
 
-    def _show_rows(self, refresh, keyed, total, cookies, text, sort) -> None:
+    def _show_rows(self, refresh, flows, keys, index, total, cookies, moving, text,
+                   sort) -> None:
         model = refresh.model
-        self._flows = dict(keyed)
+        self._flows = flows
+        self._flow_index = index
         table = self.query_one("#flows", VirtualTable)
         table.hide({"mark"} if refresh.mark is None else set())
         table.empty = (f"no flow here has every word of: {text}" if text else
                        _NOTHING.get(self.scope.kind, "no flows"))
-        # only visible rows get rendered; building Row tuples for all is ~2 us each
-        table.set_rows(
-            [rows.flow_row(model, refresh, f, k) for k, f in keyed])
-        moving = sum(1 for _, f in keyed if (refresh.rate(f) or (0,))[0])
+        table.set_rows(LazyRows(keys, lambda i: rows.flow_row(model, refresh, flows[i], keys[i])),
+                       index)
         s = Text()
-        s.append(f"{len(keyed)}", style="bold")
+        s.append(f"{len(keys)}", style="bold")
         s.append(f" of {total} flows, {moving} moving, sorted by {sort}")
         if text:
             s.append(f", filter: {text}", style="cyan")
@@ -92,6 +97,10 @@ class FlowsScreen(NodeScreen):
             s.append("  cookies: " + "  ".join(f"{c:#x} ({n})" for c, n in cookies.most_common(4)))
         s.append("\n/: filter  s: sort  Enter: flow detail  m: mark", style="dim")
         self.query_one("#summary", Static).update(s)
+
+    def _flow(self, key: str | None):
+        i = self._flow_index.get(key) if key is not None else None
+        return self._flows[i] if i is not None else None
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -119,12 +128,11 @@ class FlowsScreen(NodeScreen):
         super().action_back()
 
     def on_virtual_table_row_selected(self, event: VirtualTable.RowSelected) -> None:
-        flow = self._flows.get(event.key)
+        flow = self._flow(event.key)
         if flow is not None:
             self.app.open_flow(flow)
 
     def action_instance(self) -> None:
-        key = self.query_one("#flows", VirtualTable).cursor_key
-        flow = self._flows.get(key) if key else None
+        flow = self._flow(self.query_one("#flows", VirtualTable).cursor_key)
         if flow is not None:
             self.app.open_flow_owner(flow)
