@@ -162,12 +162,14 @@ class LinkWatcher:
 # --------------------------------------------------------------------------
 # Saved `ip -d link show` (optionally with -s) text
 
-_HEADER = re.compile(r"^(\d+):\s+([^:\s@]+)(?:@\S*?)?:\s+<[^>]*>(.*)$")
+_HEADER = re.compile(r"^([0-9]{1,10}):\s+([^:\s@]+)(?:@\S*?)?:\s+<[^>]*>(.*)$")
 _LINK_LAYER = re.compile(r"^link/\S+(?:\s+([0-9a-f]{2}(?::[0-9a-f]{2})+))?", re.I)
 _KIND = re.compile(r"^[a-z][a-z0-9_]*$")
 # Words that can start the line after link/... without naming a kind.
 _NOT_KINDS = {"addrgenmode", "altname", "alias", "vf", "prop"}
 _COUNTERS = {"bytes", "packets", "errors", "dropped"}  # columns of `ip -s` that Link keeps
+# ASCII digits of a 64-bit counter: str.isdigit() also takes "²", which int() refuses.
+_DIGITS = re.compile(r"[0-9]{1,20}")
 
 
 def parse_ip_link_detail(text: str) -> tuple[Link, ...]:
@@ -194,7 +196,7 @@ def parse_ip_link_detail(text: str) -> tuple[Link, ...]:
             direction, cols = pending
             pending = None
             for col, value in zip(cols, words):
-                if col in _COUNTERS and value.isdigit():
+                if col in _COUNTERS and _DIGITS.fullmatch(value):
                     cur[f"{direction}_{col}"] = int(value)
             continue
         if words[0] in ("RX:", "TX:"):
@@ -218,9 +220,9 @@ def parse_ip_link_detail(text: str) -> tuple[Link, ...]:
 def _header_fields(head: re.Match) -> dict:
     rest = head.group(3)
     fields: dict = {"index": int(head.group(1)), "ifname": head.group(2), "operstate": "UNKNOWN"}
-    for key, name, conv in (("mtu", "mtu", int), ("master", "master", str),
-                            ("state", "operstate", str)):
-        m = re.search(rf"\b{key}\s+(\S+)", rest)
+    for key, name, value in (("mtu", "mtu", "[0-9]{1,10}"), ("master", "master", r"\S+"),
+                             ("state", "operstate", r"\S+")):
+        m = re.search(rf"\b{key}\s+({value})(?:\s|$)", rest)
         if m:
-            fields[name] = conv(m.group(1))
+            fields[name] = int(m.group(1)) if name == "mtu" else m.group(1)
     return fields

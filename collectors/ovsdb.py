@@ -9,6 +9,7 @@ topology is never polled; each change is copied into frozen records
 from __future__ import annotations
 
 import errno
+import grp
 import os
 import threading
 import time
@@ -153,7 +154,8 @@ class SnapshotCopier:
 def describe_connect_error(remote: str, error: int) -> str:
     """One sentence an operator can act on, for an errno from connecting."""
     if error in (errno.EACCES, errno.EPERM):
-        return f"permission denied on {remote} — run as root or a member of the openvswitch group"
+        return (f"permission denied on {remote} — run as root or a member of the "
+                f"{_socket_group(remote) or 'openvswitch'} group")
     if error in (errno.ENOENT, errno.ECONNREFUSED):
         return (
             f"cannot open {remote}: {os.strerror(error)} — is ovsdb-server running? "
@@ -164,6 +166,16 @@ def describe_connect_error(remote: str, error: int) -> str:
     if error == ovs.util.EOF:
         return f"ovsdb-server closed the connection on {remote} — is it shutting down?"
     return f"cannot connect to {remote}: {os.strerror(error)} — check the address passed with --db"
+
+
+def _socket_group(remote: str) -> str | None:
+    """The group owning a unix socket remote (distributions differ: root, openvswitch...)."""
+    if not remote.startswith("unix:"):
+        return None
+    try:
+        return grp.getgrgid(os.stat(remote[5:]).st_gid).gr_name
+    except (OSError, KeyError):
+        return None
 
 
 # --------------------------------------------------------------------------
@@ -315,6 +327,21 @@ class OvsdbCollector:
             self._on_state(self._state)
 
     def _run(self) -> None:
+        """Follow until stopped. Anything unexpected (a python-ovs error, a bug
+        of ours) is reported and the connection started over: a dead thread
+        behind a pane still saying "live" would be the worst outcome."""
+        delay = 0.25
+        while not self._stop.is_set():
+            try:
+                self._session()
+                return
+            except Exception as e:
+                self._report("error", f"reading OVSDB failed ({e!r}); starting over")
+            if self._stop.wait(delay):
+                return
+            delay = min(delay * 2, MAX_BACKOFF)
+
+    def _session(self) -> None:
         self._report("connecting", f"connecting to {self.remote}")
         schema = self._fetch_schema()
         if schema is None:

@@ -215,6 +215,7 @@ class Domain:
     project: str | None = None
     project_id: str | None = None
     vnics: tuple[Vnic, ...] = ()
+    error: str | None = None  # why its XML could not be read (then it has no vnics)
 
 
 @dataclass(frozen=True, slots=True)

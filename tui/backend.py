@@ -105,6 +105,9 @@ class LiveBackend:
         except netlink.NetlinkUnavailable as e:
             self.session.set_state(SourceState("netlink", "error", str(e)))
             self._watcher = None
+        except Exception:  # pyroute2 can raise from deep inside
+            # Only the shortcut is lost: every refresh still reads the links.
+            self._watcher = None
 
     def refresh(self) -> Refresh:
         return self.session.refresh()

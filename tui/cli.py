@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import grp
 import os
+import pwd
+import stat
 import subprocess
 import sys
+from pathlib import Path
 
 from collectors.endpoints import Endpoints
 from tui import lab as labmod
@@ -28,6 +32,33 @@ def _interval(text: str) -> float:
     return value
 
 
+def _db_remote(text: str) -> str:
+    """Only active remotes: a typo must never make us listen (punix:, ptcp:)."""
+    for remote in text.split(","):
+        kind, _, rest = remote.partition(":")
+        if kind not in ("unix", "tcp", "ssl") or not rest:
+            raise argparse.ArgumentTypeError(
+                f"not an OVSDB remote: {remote!r} (use unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT)")
+    return text
+
+
+def _lab_name(text: str) -> str:
+    try:
+        return labmod.check_name(text)
+    except labmod.LabError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"count must be between 1 and 1000000, not {text}")
+    return value
+
+
 def _connection_flags(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     """The same flags on the main parser and each subcommand.
 
@@ -36,7 +67,7 @@ def _connection_flags(parser: argparse.ArgumentParser, *, suppress: bool) -> Non
     """
     d = (lambda v: argparse.SUPPRESS) if suppress else (lambda v: v)
     g = parser.add_argument_group("connection")
-    g.add_argument("--db", default=d(None), metavar="URL",
+    g.add_argument("--db", type=_db_remote, default=d(None), metavar="URL",
                    help="OVSDB remote (default: unix:$OVS_RUNDIR/db.sock, OVS_RUNDIR defaulting "
                         "to /var/run/openvswitch)")
     g.add_argument("--ovs-rundir", default=d(None), metavar="DIR",
@@ -48,7 +79,7 @@ def _connection_flags(parser: argparse.ArgumentParser, *, suppress: bool) -> Non
                    help="network namespace holding the node's taps (default: this one)")
     g.add_argument("--lab", action="store_true", default=d(False),
                    help="use the built-in lab (brought up first if needed; root only)")
-    g.add_argument("--lab-name", default=d("lab"), metavar="NAME",
+    g.add_argument("--lab-name", type=_lab_name, default=d("lab"), metavar="NAME",
                    help="which lab --lab and the lab commands use (default: lab)")
     g.add_argument("--interval", type=_interval, default=d(1.0), metavar="SECONDS",
                    help="counter refresh interval (default: 1)")
@@ -72,11 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
                        ("down", "remove the lab: processes, namespaces, files"),
                        ("status", "say whether it is up and how to connect to it")):
         a = lab_sub.add_parser(name, help=text)
-        a.add_argument("--lab-name", default=argparse.SUPPRESS, metavar="NAME")
+        a.add_argument("--lab-name", type=_lab_name, default=argparse.SUPPRESS, metavar="NAME")
     ping = lab_sub.add_parser("ping", help="ping instance01's gateway (VLAN 2 -> 100 and back)")
     ping.add_argument("--continuous", action="store_true", help="keep pinging until interrupted")
-    ping.add_argument("--count", type=int, default=3, help="pings to send (default: 3)")
-    ping.add_argument("--lab-name", default=argparse.SUPPRESS, metavar="NAME")
+    ping.add_argument("--count", type=_count, default=3, help="pings to send (default: 3)")
+    ping.add_argument("--lab-name", type=_lab_name, default=argparse.SUPPRESS, metavar="NAME")
     return p
 
 
@@ -95,6 +126,56 @@ def resolve_endpoints(args: argparse.Namespace) -> Endpoints:
         libvirt=args.libvirt or "qemu:///system",
         netns=args.netns,
     )
+
+
+def _socket_access(path: Path, shown: str) -> str | None:
+    """What connecting to a unix socket needs, when this user lacks it."""
+    if os.access(path, os.R_OK | os.W_OK) or (
+            not path.exists() and os.access(path.parent, os.X_OK)):
+        return None  # allowed, or nothing listens there (the source itself says so)
+    try:
+        st = path.stat()
+        owner, group = pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name
+        how = f"{owner}:{group} {stat.filemode(st.st_mode)}"
+    except (OSError, KeyError):
+        how = f"{path.parent} is not open to this user"
+    return f"write access to {shown} ({how})"
+
+
+def missing_privileges(endpoints: Endpoints) -> list[str]:
+    """Which source needs which privilege this user lacks, one phrase per source.
+
+    Checked up front so an operator who forgot sudo reads one sentence
+    instead of working it out from three failing sources.
+    """
+    if os.geteuid() == 0:
+        return []
+    out = []
+    if endpoints.db.startswith("unix:") and "," not in endpoints.db:
+        need = _socket_access(Path(endpoints.db[5:]), endpoints.db[5:])
+        if need:
+            out.append(f"ovsdb needs {need}")
+    rundir = Path(endpoints.ovs_rundir)
+    try:
+        mgmt = min(rundir.glob("*.mgmt"))
+    except (OSError, ValueError):  # unreadable, or no bridge yet
+        mgmt = rundir / "br-int.mgmt"
+    need = _socket_access(mgmt, str(rundir / "<bridge>.mgmt"))
+    if need:
+        out.append(f"openflow (ovs-ofctl) needs {need}")
+    if endpoints.netns:
+        out.append(f"netlink needs root (CAP_SYS_ADMIN) to enter network namespace "
+                   f"{endpoints.netns!r}")
+    return out
+
+
+def privilege_message(missing: list[str]) -> str:
+    try:
+        user = pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # a uid without a passwd entry (containers)
+        user = f"uid {os.geteuid()}"
+    return (f"ovsvlan-tui: running as {user}: " + "; ".join(missing)
+            + ". The other sources still work; run with sudo to see everything.")
 
 
 def _lab_command(args: argparse.Namespace) -> int:
@@ -127,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "lab":
             return _lab_command(args)
         endpoints = resolve_endpoints(args)
+        missing = missing_privileges(endpoints)
+        if missing:
+            # Before the TUI takes the screen: it is still there when the TUI exits.
+            print(privilege_message(missing), file=sys.stderr)
         if args.command == "snapshot":
             from tui.snapshot import run_snapshot
 
@@ -136,6 +221,12 @@ def main(argv: list[str] | None = None) -> int:
         return run_app(endpoints, interval=args.interval)
     except labmod.LabError as e:
         print(f"ovsvlan-tui: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `snapshot | head`: the reader left; say nothing more, as cat would.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -81,11 +82,26 @@ class LabError(Exception):
     """A lab command could not do its job; the message says what to do."""
 
 
+# A lab's name becomes a directory under LAB_ROOT (which `down` deletes) and
+# part of namespace names, so it may not hold "/", ".." or anything odd.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}", re.ASCII)
+
+
+def check_name(name: str) -> str:
+    if not _NAME.fullmatch(name):
+        raise LabError(f"bad lab name {name!r}: use 1-32 letters, digits, '-' or '_', "
+                       "starting with a letter or digit")
+    return name
+
+
 @dataclass(frozen=True)
 class Lab:
     """Names and paths of one lab; several can coexist under different names."""
 
     name: str = "lab"
+
+    def __post_init__(self) -> None:
+        check_name(self.name)
 
     @property
     def dir(self) -> Path:
@@ -193,42 +209,69 @@ def _namespaces() -> set[str]:
 # OVS instances (the node's and the upstream switch's)
 
 
+DAEMONS = ("ovsdb-server", "ovs-vswitchd")
+
+
+def _start_daemon(rundir: Path, ns: str, daemon: str) -> None:
+    """One daemon of a lab OVS, with its own files, in ``ns``."""
+    env = _ovs_env(rundir)
+    common = [f"--pidfile={rundir}/{daemon}.pid", f"--unixctl={rundir}/{daemon}.ctl",
+              f"--log-file={rundir}/{daemon}.log", "--no-chdir", "--detach", "-vconsole:off"]
+    if daemon == "ovsdb-server":
+        _run(["ovsdb-server", str(rundir / "conf.db"), f"--remote=punix:{rundir}/db.sock",
+              *common], ns=ns, env=env)
+    elif daemon == "ovs-vswitchd":
+        _run(["ovs-vswitchd", f"unix:{rundir}/db.sock", "--disable-system", *common],
+             ns=ns, env=env)
+    else:
+        raise ValueError(f"not a lab daemon: {daemon!r}")
+
+
+def _stop_daemon(rundir: Path, daemon: str) -> None:
+    """Stop one daemon of a lab OVS by its pid file, and only it."""
+    pidfile = rundir / f"{daemon}.pid"
+    pid = _pid_alive(pidfile)
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(50):
+        if _pid_alive(pidfile) is None:
+            return
+        time.sleep(0.1)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def _start_ovs(rundir: Path, ns: str) -> None:
     """ovsdb-server + ovs-vswitchd (userspace datapath) with their own files, in ``ns``."""
     rundir.mkdir(parents=True, exist_ok=True)
-    env = _ovs_env(rundir)
     db = rundir / "conf.db"
     if not db.exists():
-        _run(["ovsdb-tool", "create", str(db), str(SCHEMA)], env=env)
-    common = ["--no-chdir", "--detach", "-vconsole:off"]
-    _run(["ovsdb-server", str(db), f"--remote=punix:{rundir}/db.sock",
-          f"--pidfile={rundir}/ovsdb-server.pid", f"--unixctl={rundir}/ovsdb-server.ctl",
-          f"--log-file={rundir}/ovsdb-server.log", *common], ns=ns, env=env)
+        _run(["ovsdb-tool", "create", str(db), str(SCHEMA)], env=_ovs_env(rundir))
+    _start_daemon(rundir, ns, "ovsdb-server")
     version = _run(["ovs-vswitchd", "--version"]).stdout.split()[-1]
     _vsctl(rundir, "--no-wait", "init", "--", "set", "Open_vSwitch", ".",
            f"ovs_version={version}", "external_ids:hostname=" + ns)
-    _run(["ovs-vswitchd", f"unix:{rundir}/db.sock", "--disable-system",
-          f"--pidfile={rundir}/ovs-vswitchd.pid", f"--unixctl={rundir}/ovs-vswitchd.ctl",
-          f"--log-file={rundir}/ovs-vswitchd.log", *common], ns=ns, env=env)
+    _start_daemon(rundir, ns, "ovs-vswitchd")
 
 
 def _stop_ovs(rundir: Path) -> None:
-    """Stop the two daemons of one lab OVS by their pid files, and only them."""
-    for daemon in ("ovs-vswitchd", "ovsdb-server"):
-        pidfile = rundir / f"{daemon}.pid"
-        pid = _pid_alive(pidfile)
-        if pid is None:
-            continue
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(50):
-            if _pid_alive(pidfile) is None:
-                break
-            time.sleep(0.1)
-        else:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+    for daemon in reversed(DAEMONS):
+        _stop_daemon(rundir, daemon)
+
+
+def stop_daemon(lab: Lab, daemon: str) -> None:
+    """Stop the node's ovsdb-server or ovs-vswitchd, as a crash or an upgrade would."""
+    if daemon not in DAEMONS:
+        raise ValueError(f"not a lab daemon: {daemon!r}")
+    _stop_daemon(lab.rundir, daemon)
+
+
+def start_daemon(lab: Lab, daemon: str) -> None:
+    """Start a stopped node daemon again, exactly as `up` started it."""
+    _start_daemon(lab.rundir, lab.node_ns, daemon)
 
 
 # --------------------------------------------------------------------------
@@ -377,11 +420,16 @@ def _build_node(lab: Lab) -> None:
                f"external_ids:iface-id={vm.port_id}", f"external_ids:attached-mac={vm.mac}",
                "external_ids:iface-status=active", f"external_ids:vm-uuid={vm.uuid}")
 
-    # Flows as the agent installs them; the bridges are fail_mode secure so
-    # they start empty.
+    install_flows(lab)
+
+
+def install_flows(lab: Lab) -> None:
+    """The agent's flows, as it installs them at start and after ovs-vswitchd
+    restarts (which keeps no flows; the bridges are fail_mode secure, so they
+    start empty)."""
     for bridge, flows in (("br-provider", _node_flows_provider()), ("br-int", _node_flows_int())):
-        _ofctl(rd, "del-flows", bridge)
-        _ofctl(rd, "add-flows", bridge, "-", stdin=flows)
+        _ofctl(lab.rundir, "del-flows", bridge)
+        _ofctl(lab.rundir, "add-flows", bridge, "-", stdin=flows)
 
 
 def _build_tor(lab: Lab) -> None:

@@ -1,0 +1,45 @@
+"""A minute of the soak (bench/soak.py): the app on its own lab under a
+continuous ping and churn keeps refreshing, reports no error, and its
+memory stays bounded. The 30-minute run is `python -m bench.soak`."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import lab_possible, new_lab_name
+
+pytestmark = pytest.mark.lab
+
+REPO = Path(__file__).parents[2]
+# Measured here: +26 MiB in the first minute while Textual's DataTable caches
+# fill (they stop at 10,000 cells a table: +52 MiB after 4 minutes, then flat
+# for the rest of a 30-minute run); +44 MiB with the Footer leak below.
+MAX_GROWTH_MIB = 35
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Textual 8.2.8's Footer keeps every FooterKey it ever composed (Footer.compact "
+    "watchers are pruned only when compact changes): ~14 widgets per screen change; "
+    "fix in tui/screens/base.py, see the issue 6 report"))
+def test_a_minute_of_ping_and_churn_keeps_memory_bounded():
+    reason = lab_possible()
+    if reason:
+        pytest.skip(reason)
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.soak", "--seconds", "60", "--interval", "0.5",
+         "--max-growth-mib", str(MAX_GROWTH_MIB), "--lab-name", new_lab_name()],
+        cwd=REPO, capture_output=True, text=True, timeout=240)
+    print(run.stdout)
+    start = re.search(r"^start: RSS ([0-9.]+) MiB", run.stdout, re.M)
+    end = re.search(r"^end: RSS ([0-9.]+) MiB, grew ([-+0-9.]+) MiB.*?(\d+) refreshes, "
+                    r"(\d+) churn cycles.*?(\d+) errors", run.stdout, re.M)
+    assert start and end, run.stdout + run.stderr
+    refreshes, cycles, errors = (int(end.group(n)) for n in (3, 4, 5))
+    assert refreshes >= 60 and cycles >= 20 and errors == 0
+    assert float(end.group(2)) <= MAX_GROWTH_MIB
+    assert run.returncode == 0, run.stderr[-3000:]

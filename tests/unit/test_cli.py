@@ -1,0 +1,138 @@
+"""The command line under bad input and missing privileges: a mistyped flag
+costs one line and exit status 2, a missing privilege is named once with the
+source that needs it, and nothing ever ends in a traceback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).parents[2]
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def cli(*args: str, as_nobody: bool = False, **kwargs) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "tui.cli", *args]
+    return subprocess.run(NOBODY + command if as_nobody else command, cwd=REPO if not as_nobody
+                          else "/", capture_output=True, text=True, timeout=60, **kwargs)
+
+
+@pytest.mark.parametrize("args", [
+    ["--bogus"],
+    ["--interval"],
+    ["--interval", "abc"],
+    ["--interval", "0"],
+    ["--interval", "nan"],
+    ["--interval", "inf"],
+    ["--interval", "-1"],
+    ["frob"],
+    ["snapshot", "--bogus"],
+    ["snapshot", "--json", "extra"],
+    ["lab"],
+    ["lab", "frob"],
+    ["lab", "ping", "--count", "0"],
+    ["lab", "ping", "--count", "many"],
+    ["--lab-name", "../../tmp", "lab", "down"],
+    ["lab", "down", "--lab-name", "a/b"],
+    ["lab", "status", "--lab-name", ""],
+    ["--db", "punix:/tmp/listen-here.sock"],
+    ["--db", "ptcp:6640"],
+    ["--db", "db.sock"],
+    ["--db", "unix:"],
+], ids=lambda args: " ".join(args) or "-")
+def test_bad_input_gets_one_line_and_exit_status_2(args):
+    result = cli(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "error:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_help_is_not_an_error():
+    result = cli("--help")
+    assert result.returncode == 0 and "snapshot" in result.stdout and result.stderr == ""
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`ovsvlan-tui snapshot --json | head -1`: the pipe closes under us."""
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "--db", "unix:/nonexistent/db.sock",
+                             "--libvirt", "test:///default", "snapshot", "--json"],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()
+    _out, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err and "BrokenPipeError" not in err
+    assert proc.returncode == 1
+
+
+# --------------------------------------------------------------------------
+# Without root
+
+needs_setpriv = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="needs root to drop privileges with setpriv")
+
+
+@needs_setpriv
+@pytest.mark.parametrize("action", ["up", "down", "ping"])
+def test_lab_commands_say_they_need_root_in_one_line(action):
+    result = cli("lab", action, "--lab-name", "nobodys", as_nobody=True)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert f"`lab {action}` needs root" in result.stderr and "sudo" in result.stderr
+    assert not Path("/run/ovsvlan-tui/nobodys").exists()
+
+
+@pytest.fixture
+def root_only_sockets():
+    """An OVS run directory anyone may enter, whose db.sock and br-int.mgmt only
+    root may connect to (as a real node's are)."""
+    rundir = Path(tempfile.mkdtemp(prefix="ovsvlan-perm-"))
+    rundir.chmod(0o755)
+    socks = []
+    for name in ("db.sock", "br-int.mgmt"):
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(str(rundir / name))
+        s.listen()
+        (rundir / name).chmod(0o700)
+        socks.append(s)
+    try:
+        yield rundir
+    finally:
+        for s in socks:
+            s.close()
+        shutil.rmtree(rundir)
+
+
+@needs_setpriv
+def test_permission_denied_names_each_source_and_the_privilege_it_needs(root_only_sockets):
+    rundir = root_only_sockets
+    result = cli("--db", f"unix:{rundir}/db.sock", "--ovs-rundir", str(rundir),
+                 "--libvirt", "test:///default", "--netns", "some-namespace",
+                 "snapshot", "--json", as_nobody=True)
+    first, *rest = result.stderr.splitlines()
+    assert first.startswith("ovsvlan-tui: running as nobody: ")
+    assert f"ovsdb needs write access to {rundir}/db.sock (root:root srwx------)" in first
+    assert (f"openflow (ovs-ofctl) needs write access to {rundir}/<bridge>.mgmt "
+            "(root:root srwx------)") in first
+    assert "netlink needs root (CAP_SYS_ADMIN) to enter network namespace 'some-namespace'" \
+        in first
+    assert "libvirt" not in first  # it needs nothing it lacks
+    assert "Traceback" not in result.stderr
+    # The rest still works: libvirt's instances are in the snapshot.
+    assert '"instances"' in result.stdout and '"test"' in result.stdout
+
+
+@needs_setpriv
+def test_root_gets_no_privilege_message(root_only_sockets):
+    rundir = root_only_sockets
+    result = cli("--db", f"unix:{rundir}/none.sock", "--ovs-rundir", str(rundir),
+                 "--libvirt", "test:///default", "--netns", "some-namespace", "snapshot", "--json")
+    assert "running as" not in result.stderr
+    assert "netlink:" in result.stderr  # the namespace is missing, not the privilege
