@@ -152,7 +152,7 @@ async def drill(app: OvsVlanApp, pilot) -> None:
 
 
 async def watch(app: SoakApp, pilot, churn: Churn, seconds: float, every: float,
-                interval: float, max_growth: float) -> int:
+                interval: float, max_growth: float, drill_every: int) -> int:
     """The run itself, reporting as it goes; 0 if memory stayed bounded and nothing failed."""
     # Warm-up: churn cycles and a look at every screen, so the baseline
     # holds what any run holds (imports, caches, parsed flows).
@@ -166,7 +166,7 @@ async def watch(app: SoakApp, pilot, churn: Churn, seconds: float, every: float,
     while (now := time.monotonic()) < start + seconds:
         await asyncio.to_thread(churn.step)
         await pilot.pause(1.0)
-        if churn.cycle % 5 == 0:
+        if churn.cycle % drill_every == 0:
             await drill(app, pilot)
         if now >= next_report:
             if app.refreshes == seen:
@@ -189,7 +189,7 @@ async def watch(app: SoakApp, pilot, churn: Churn, seconds: float, every: float,
 
 
 async def soak(lab: labmod.Lab, seconds: float, every: float, interval: float,
-               max_growth: float) -> int:
+               max_growth: float, drill_every: int) -> int:
     s = lab.settings()
     endpoints = Endpoints(db=s["db"], ovs_rundir=s["ovs_rundir"], libvirt=SHARED_NODE,
                           netns=s["netns"])
@@ -203,7 +203,8 @@ async def soak(lab: labmod.Lab, seconds: float, every: float, interval: float,
     app = SoakApp(endpoints, interval)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-            outcome = await watch(app, pilot, churn, seconds, every, interval, max_growth)
+            outcome = await watch(app, pilot, churn, seconds, every, interval, max_growth,
+                                  drill_every)
     except Exception as e:  # the app died, running or closing: that fails the soak
         print(f"the app crashed: {e!r}", flush=True)
         outcome = 1
@@ -223,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-growth-mib", type=float, default=80.0,
                    help="fail if RSS grows more than this after warm-up (default: 80)")
     p.add_argument("--interval", type=float, default=1.0, help="refresh interval (default: 1)")
+    p.add_argument("--drill-every", type=int, default=5, metavar="N",
+                   help="visit every screen each N churn cycles (default: 5)")
     p.add_argument("--lab-name", default=f"soak{os.getpid() % 100000}",
                    help="lab to build and remove (default: soak<pid>)")
     args = p.parse_args(argv)
@@ -231,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     lab = labmod.Lab(args.lab_name)
     labmod.up(lab)
     try:
-        return asyncio.run(soak(lab, seconds, every, args.interval, args.max_growth_mib))
+        return asyncio.run(soak(lab, seconds, every, args.interval, args.max_growth_mib,
+                                args.drill_every))
     finally:
         labmod.down(lab)
 

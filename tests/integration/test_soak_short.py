@@ -16,10 +16,11 @@ from tests.conftest import lab_possible, new_lab_name
 pytestmark = pytest.mark.lab
 
 REPO = Path(__file__).parents[2]
-# Measured here: +26 MiB in the first minute while Textual's DataTable caches
-# fill (they stop at 10,000 cells a table: +52 MiB after 4 minutes, then flat
-# for the rest of a 30-minute run); +44 MiB with the Footer leak below.
-MAX_GROWTH_MIB = 35
+# Measured here with every screen visited each churn cycle: +28 MiB in the
+# first minute while Textual's DataTable caches fill (they stop at 10,000
+# cells a table: +52 MiB after 4 minutes, then flat for the rest of a
+# 30-minute run), +46 MiB with the Footer leak below.
+MAX_GROWTH_MIB = 36
 
 
 @pytest.mark.xfail(strict=True, reason=(
@@ -32,7 +33,8 @@ def test_a_minute_of_ping_and_churn_keeps_memory_bounded():
         pytest.skip(reason)
     run = subprocess.run(
         [sys.executable, "-m", "bench.soak", "--seconds", "60", "--interval", "0.5",
-         "--max-growth-mib", str(MAX_GROWTH_MIB), "--lab-name", new_lab_name()],
+         "--drill-every", "1", "--max-growth-mib", str(MAX_GROWTH_MIB),
+         "--lab-name", new_lab_name()],
         cwd=REPO, capture_output=True, text=True, timeout=240)
     print(run.stdout)
     start = re.search(r"^start: RSS ([0-9.]+) MiB", run.stdout, re.M)
@@ -40,6 +42,6 @@ def test_a_minute_of_ping_and_churn_keeps_memory_bounded():
                     r"(\d+) churn cycles.*?(\d+) errors", run.stdout, re.M)
     assert start and end, run.stdout + run.stderr
     refreshes, cycles, errors = (int(end.group(n)) for n in (3, 4, 5))
-    assert refreshes >= 60 and cycles >= 20 and errors == 0
+    assert refreshes >= 60 and cycles >= 10 and errors == 0
     assert float(end.group(2)) <= MAX_GROWTH_MIB
     assert run.returncode == 0, run.stderr[-3000:]
