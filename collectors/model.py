@@ -173,12 +173,18 @@ def _unquote(name: str | None) -> str | None:
     return name
 
 
+def ofp_name(name: str) -> str:
+    """A port name as OpenFlow (and so ovs-ofctl) knows it: at most 15 bytes."""
+    return name.encode("utf-8")[:15].decode("utf-8", "ignore")
+
+
 def port_refers(ref: str | None, port: PortView) -> bool:
     """True when a flow's port reference (name, quoted name or number) is this port."""
     ref = _unquote(ref)
     if ref is None:
         return False
-    return ref == port.name or (port.ofport is not None and ref == str(port.ofport))
+    return (ref == port.name or ref == ofp_name(port.name)
+            or (port.ofport is not None and ref == str(port.ofport)))
 
 
 def _may_translate(flow: Flow) -> bool:

@@ -862,7 +862,8 @@ async def _ofctl(
     ovs-ofctl 0.47-0.79 s (small writes, one wake-up each); into a memfd
     it costs us 0.02 s and ovs-ofctl 0.47 s, as much as writing to /dev/null.
     """
-    args = [OFCTL, "--read-only", "--names", command, bridge]
+    # "--": a bridge named like an option (--log-file=...) stays a bridge name
+    args = [OFCTL, "--read-only", "--names", "--", command, bridge]
     env = None if rundir is None else {**os.environ, "OVS_RUNDIR": str(rundir)}
     where = rundir or os.environ.get("OVS_RUNDIR") or DEFAULT_RUNDIR
     out = os.memfd_create(f"{OFCTL} {command}", os.MFD_CLOEXEC)

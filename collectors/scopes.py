@@ -8,12 +8,13 @@ parse 50-140 us.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Callable, Iterable, Literal
 
-from collectors.model import NodeModel, PortView
+from collectors.model import NodeModel, PortView, ofp_name
 from collectors.records import Flow
 
 ScopeKind = Literal["all", "bridge", "port", "vlan", "instance"]
@@ -46,7 +47,9 @@ def _alt(values: Iterable[str]) -> str:
 
 def _port_patterns(pv: PortView) -> tuple[str, str]:
     """(regex over the match, regex over the actions) for one port."""
-    refs = [pv.name, f'"{pv.name}"']
+    # as ovs-ofctl prints it: cut to 15 bytes, bare or quoted with JSON escapes
+    name = ofp_name(pv.name)
+    refs = [name, json.dumps(name, ensure_ascii=False)]
     if pv.ofport is not None and pv.ofport >= 0:
         refs.append(str(pv.ofport))
     match = [rf"in_port=(?:{_alt(refs)}){_END}"]

@@ -506,9 +506,6 @@ async def test_100k_flows_at_80x24(fresh_lab):
     assert app.errors() == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "OpenFlow cuts port names to 15 bytes and ovs-ofctl prints quotes escaped; "
-    "model.port_refers and scopes._port_patterns compare the OVSDB name as is"))
 def test_flows_of_ports_with_long_or_quoted_names_are_theirs(fresh_lab):
     quoted = 'q"u,o[t]e;d'
     for name, peer in ((LONG, LONG_PEER), (quoted, "quoted-peer")):

@@ -134,9 +134,6 @@ async def test_names_full_of_shell_syntax_are_only_names(fresh_lab, tmp_path, mo
 
 
 @pytest.mark.lab
-@pytest.mark.xfail(strict=True, reason=(
-    "collectors/openflow.py runs `ovs-ofctl ... dump-flows <bridge>` without `--`, so a "
-    "bridge named like an option is taken as one"))
 def test_a_bridge_named_like_an_option_is_not_one(fresh_lab, tmp_path):
     """ovs-ofctl reads options anywhere on its command line (getopt), so a bridge
     named ``--log-file=<path>`` would make it write a file there, as root."""
