@@ -568,7 +568,7 @@ async def test_missing_ovs_ofctl_becomes_an_error_saying_what_to_install(monkeyp
 
 
 async def test_a_failing_ovs_ofctl_gives_its_reason_and_the_run_directory(monkeypatch, tmp_path):
-    fake_ofctl(tmp_path, 'echo "ovs-ofctl: $4 is not a bridge or a socket" >&2\nexit 1\n')
+    fake_ofctl(tmp_path, 'echo "ovs-ofctl: $5 is not a bridge or a socket" >&2\nexit 1\n')
     monkeypatch.setenv("PATH", str(tmp_path))
     dump = await dump_flows("br-int", rundir="/run/elsewhere")
     assert "br-int is not a bridge or a socket" in dump.error
@@ -580,7 +580,7 @@ async def test_ovs_ofctl_gets_a_read_only_argument_list_and_the_rundir(monkeypat
     monkeypatch.setenv("PATH", str(tmp_path))
     dump = await dump_flows('br "odd"; rm -rf /', rundir=str(tmp_path))
     assert dump.error is None
-    assert (tmp_path / "args").read_text() == '--read-only --names dump-flows br "odd"; rm -rf /\n'
+    assert (tmp_path / "args").read_text() == '--read-only --names -- dump-flows br "odd"; rm -rf /\n'
 
 
 async def test_a_hung_ovs_ofctl_is_killed_at_the_timeout(monkeypatch, tmp_path):
