@@ -557,7 +557,12 @@ class Tmux:
                     "#{pane_dead_signal}").strip()
 
     def kill(self) -> None:
+        """Stop this tmux server and remove its socket (kill-server leaves it behind)."""
+        found = subprocess.run([*self.server, "display-message", "-p", "#{socket_path}"],
+                               capture_output=True, text=True).stdout.strip()
         subprocess.run([*self.server, "kill-server"], capture_output=True)
+        if found:
+            Path(found).unlink(missing_ok=True)
 
 
 def wait_for(check, what: str, timeout: float = 30.0) -> None:
