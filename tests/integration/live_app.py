@@ -110,9 +110,3 @@ def ip(lab: labmod.Lab, *args: str) -> None:
     """`ip` inside the lab's node namespace, never the host's."""
     subprocess.run(["ip", "-n", lab.node_ns, *args], capture_output=True, text=True, check=True)
 
-
-def rss_kib(pid: int | None = None) -> int:
-    """Resident set size now (not the peak), from /proc."""
-    status_text = open(f"/proc/{pid or os.getpid()}/status").read()
-    line = next(l for l in status_text.splitlines() if l.startswith("VmRSS:"))
-    return int(line.split()[1])
