@@ -354,4 +354,4 @@ def _explain(libvirt, uri: str, e) -> str:
     if code in unreachable and sys_errno in (errno.ENOENT, errno.ECONNREFUSED):
         return (f"cannot reach libvirt at {uri}: {msg}. "
                 "Is libvirtd/virtqemud running? Pass --libvirt URI to read another one.")
-    return f"cannot open libvirt {uri}: {msg}"
+    return f"cannot open libvirt {uri}: {msg}. Pass --libvirt URI to read another one."

@@ -254,6 +254,12 @@ class NodeSession:
             self.set_state(SourceState("openflow", "stale", errors[0], last_ok))
         elif tables:
             self.set_state(SourceState("openflow", "live", "", time.time()))
+        elif self._states["ovsdb"].status in ("stale", "error"):
+            # the bridges to dump come from OVSDB: say so rather than "connecting" forever
+            last_ok = self._states["openflow"].last_ok
+            self.set_state(SourceState("openflow", "stale" if last_ok else "error",
+                                       "not read: bridges unknown while OVSDB is unavailable",
+                                       last_ok))
         return deltas
 
     def _record_history(self, delta: openflow.FlowDelta) -> None:

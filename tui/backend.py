@@ -98,8 +98,10 @@ class LiveBackend:
 
     async def _watch_links(self) -> None:
         """Taps appearing and vanishing show at once, not at the next interval."""
-        self._watcher = netlink.LinkWatcher(lambda ifname: self._changed("netlink"),
-                                            netns=self.endpoints.netns)
+        def on_link(_ifname: str) -> None:
+            self.session.links_changed()
+            self._changed("netlink")
+        self._watcher = netlink.LinkWatcher(on_link, netns=self.endpoints.netns)
         try:
             await self._watcher.start()
         except netlink.NetlinkUnavailable as e:

@@ -117,8 +117,9 @@ def resolve_endpoints(args: argparse.Namespace) -> Endpoints:
         lab = labmod.Lab(args.lab_name)
         labmod.up(lab)
         s = lab.settings()
-        return Endpoints(db=s["db"], ovs_rundir=s["ovs_rundir"], libvirt=s["libvirt"],
-                         netns=s["netns"])
+        # an explicit flag still wins, e.g. --lab --libvirt test:///default
+        return Endpoints(db=args.db or s["db"], ovs_rundir=args.ovs_rundir or s["ovs_rundir"],
+                         libvirt=args.libvirt or s["libvirt"], netns=args.netns or s["netns"])
     rundir = args.ovs_rundir or os.environ.get("OVS_RUNDIR") or "/var/run/openvswitch"
     return Endpoints(
         db=args.db or f"unix:{rundir}/db.sock",

@@ -300,7 +300,7 @@ def test_a_port_naming_another_domain_is_an_orphan_and_the_vnic_unplugged(owner_
 
 
 def test_instances_come_in_the_same_order_however_libvirt_lists_them():
-    flat = domains.parse_domain_xml(f"""<domain type='kvm'>
+    flat = domains.parse_domain_xml("""<domain type='kvm'>
   <name>instance-00000026</name><uuid>8c0f5a52-3b7e-4a51-b1d6-6f7c2e9a4d10</uuid>
   <devices><interface type='ethernet'><mac address='fa:16:3e:e9:6a:38'/>
     <target dev='tap60ad2c85-f3'/></interface></devices>
