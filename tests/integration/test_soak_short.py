@@ -19,14 +19,10 @@ REPO = Path(__file__).parents[2]
 # Measured here with every screen visited each churn cycle: +28 MiB in the
 # first minute while Textual's DataTable caches fill (they stop at 10,000
 # cells a table: +52 MiB after 4 minutes, then flat for the rest of a
-# 30-minute run), +46 MiB with the Footer leak below.
+# 30-minute run); +46 MiB when Textual's Footer leaked (tui/screens/base.py).
 MAX_GROWTH_MIB = 36
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Textual 8.2.8's Footer keeps every FooterKey it ever composed (Footer.compact "
-    "watchers are pruned only when compact changes): ~14 widgets per screen change; "
-    "fix in tui/screens/base.py, see the issue 6 report"))
 def test_a_minute_of_ping_and_churn_keeps_memory_bounded():
     reason = lab_possible()
     if reason:

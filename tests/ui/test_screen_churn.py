@@ -1,0 +1,40 @@
+"""An operator walks the screens for hours: each visit must leave nothing
+behind, or a long incident session slowly eats the node's memory. Run on the
+fake backend (tests/fakes.py) so only the UI's own objects are counted."""
+
+from __future__ import annotations
+
+import gc
+
+from textual.widget import Widget
+
+from tests.ui.test_snapshots import app, first_refresh, on_screen, to_flow_detail
+from tui.screens.overview import OverviewScreen
+
+
+def _live_widgets() -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if isinstance(o, Widget))
+
+
+async def test_visiting_every_screen_again_and_again_leaves_no_widget_behind():
+    async with app().run_test(size=(160, 48)) as pilot:
+        await first_refresh(pilot)
+
+        async def round_trip() -> None:
+            await to_flow_detail(pilot)  # overview -> instance -> port -> flows -> detail
+            for _ in range(4):
+                await pilot.press("escape")
+            await pilot.press("question_mark")
+            await pilot.press("escape")
+            await on_screen(pilot, OverviewScreen)
+            await pilot.pause(0.1)
+
+        for _ in range(2):  # the first visits build what is kept for good (caches, styles)
+            await round_trip()
+        before = _live_widgets()
+        for _ in range(6):
+            await round_trip()
+        after = _live_widgets()
+    # Textual 8.2.8's Footer alone kept ~14 FooterKeys per screen visit (tui/screens/base.py)
+    assert after - before <= 5, f"{after - before} widgets left behind by 6 round trips"
