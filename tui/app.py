@@ -155,7 +155,10 @@ class OvsVlanApp(App):
         self.effective_interval = max(self.interval, round(refresh.took * 1.5, 1))
         if not self.paused and isinstance(self.screen, NodeScreen):
             self.screen.apply(refresh)
-        if self._refresh_again:
+        if refresh.flows_pending:  # bridges shown; their first flow dump follows at once
+            self._refresh_again = False
+            self._kick(now=True)
+        elif self._refresh_again:
             self._refresh_again = False
             self._kick()
         else:

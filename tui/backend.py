@@ -37,7 +37,7 @@ class LiveBackend:
 
     def __init__(self, endpoints: Endpoints) -> None:
         self.endpoints = endpoints
-        self.session = NodeSession(endpoints)
+        self.session = NodeSession(endpoints, topology_first=True)
         self._ovsdb: OvsdbCollector | None = None
         self._libvirt: LibvirtSource | None = None
         self._watcher: netlink.LinkWatcher | None = None

@@ -1,0 +1,54 @@
+"""On a busy node the first flow dump takes seconds (50k flows: ~1.4 s), so
+the display shows the bridges, ports and instances first, claims nothing
+about flows it has not read yet, and reads them at the very next refresh."""
+
+from __future__ import annotations
+
+import pytest
+
+from collectors import ovsdb
+from collectors.domains import LibvirtSource
+from collectors.records import SourceState
+from collectors.session import NodeSession
+from tests.integration.live_app import lab_endpoints
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.fixture
+def session(shared_lab):
+    """A session as the TUI opens one: OVSDB and libvirt connected, no refresh yet."""
+    endpoints = lab_endpoints(shared_lab)
+    session = NodeSession(endpoints, topology_first=True)
+    session.set_ovsdb(ovsdb.read_once(shared_lab.db))
+    session.set_state(SourceState("ovsdb", "live"))
+    with LibvirtSource(endpoints.libvirt) as source:
+        session.set_libvirt(source)
+        yield session
+
+
+def test_topology_comes_first_then_flows_with_no_false_problem_in_between(session):
+
+    first = session.refresh()
+    assert first.flows_pending
+    assert {b.name for b in first.model.bridges} == {"br-int", "br-provider"}
+    assert any(i.domain.name == "instance-00000027" for i in first.model.instances)
+    assert first.model.flows == {}
+    assert not [p for p in first.model.problems if p.kind == "missing-vlan-translation"]
+    openflow = next(s for s in first.model.sources if s.source == "openflow")
+    assert openflow.status == "connecting" and "first flow dump" in openflow.detail
+
+    second = session.refresh()
+    assert not second.flows_pending
+    assert len(second.model.flows["br-int"].flows) > 10
+    vlan2 = next(v for v in second.model.vlans if v.local_vlan == 2)
+    assert vlan2.egress_flow is not None and vlan2.ingress_flow is not None
+    assert second.model.problems == ()
+
+
+def test_a_snapshot_session_reads_flows_at_once(shared_lab):
+    session = NodeSession(lab_endpoints(shared_lab))
+    session.set_ovsdb(ovsdb.read_once(shared_lab.db))
+    refresh = session.refresh()
+    assert not refresh.flows_pending
+    assert len(refresh.model.flows["br-int"].flows) > 10
