@@ -100,6 +100,7 @@ class OvsVlanApp(App):
     # -- lifecycle ---------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self.install_screen(HelpScreen(), name="help")
         self.backend.start(asyncio.get_running_loop(),
                            lambda source: self.post_message(SourceChanged(source)))
         self._kick()
@@ -194,7 +195,8 @@ class OvsVlanApp(App):
         self._kick()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen("help")
 
     def action_problems(self) -> None:
         self.push_screen(ProblemsScreen())

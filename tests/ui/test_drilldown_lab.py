@@ -117,6 +117,9 @@ async def started(pilot: Pilot) -> None:
                 "a refresh with every source live")
     await until(pilot, lambda: len(app.screen.query_one("#instances", KeyedTable).rows) == 2,
                 "the instance rows")
+    # the first frame comes before the first flow dump: wait for the flows' counters
+    await until(pilot, lambda: "(" in " ".join(cells(app.screen.query_one("#vlans", KeyedTable),
+                                                     "2")), "VLAN 2's flow counters")
 
 
 async def on(pilot: Pilot, screen_type, what: str = ""):
