@@ -8,7 +8,10 @@ TARGETS = (
      lambda e: e["ratio"]["refresh_wall"], 1.5, "x"),
     ("steady TUI CPU <= 30% of a core, ovs-ofctl included", 50000,
      lambda e: e["tui"]["cpu_percent"], 30.0, "%"),
-    ("first complete frame <= 2 s", 50000, lambda e: e["tui"]["first_frame_s"], 2.0, "s"),
+    ("first frame with data (instances, ports, VLANs) <= 2 s", 50000,
+     lambda e: e["tui"]["first_frame_s"], 2.0, "s"),
+    ("the same with the flows' counters <= 2 s", 50000,
+     lambda e: e["tui"].get("flows_frame_s"), 2.0, "s"),
     ("peak RSS <= 250 MB", 100000, lambda e: e["tui"]["peak_rss_mb"], 250.0, "MB"),
     ("keypress-to-render p95 <= 100 ms during refresh", 50000,
      lambda e: e["tui"]["latency"]["p95_ms"], 100.0, "ms"),
@@ -30,7 +33,7 @@ def _f(value, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-HEADER = ("flows", "raw dump s", "refresh s", "x raw", "cold s", "x raw", "1st frame s",
+HEADER = ("flows", "raw dump s", "refresh s", "x raw", "cold s", "x raw", "1st frame/flows s",
           "TUI CPU%", "every s", "peak RSS MB", "keys p50/p95 ms", "cursor/help/flows p95 ms",
           "load")
 
@@ -46,7 +49,7 @@ def row(entry: dict) -> tuple[str, ...]:
         f"{_f(ratio['refresh_wall'])} ({_f(ratio['refresh_cpu'])})",
         _f(cold["wall_s"], 3),
         _f(ratio["cold_wall"]),
-        _f(tui["first_frame_s"]),
+        f"{_f(tui['first_frame_s'])}/{_f(tui.get('flows_frame_s'))}",
         _f(tui["cpu_percent"], 1),
         _f(tui["interval_shown_s"], 1),
         _f(tui["peak_rss_mb"], 0),

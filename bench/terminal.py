@@ -30,6 +30,7 @@ _INTERVAL = re.compile(r"every ([0-9.]+)s")
 _FLOWS_SUMMARY = re.compile(r"[0-9]+ of [0-9]+ flows")
 OVERVIEW_MARK = "Instances  [Enter"
 HELP_MARK = "drill down into the selected row"  # a line of the help screen
+FLOWS_LIVE = "openflow live"  # the source bar once a flow dump has been read
 
 
 class TerminalError(Exception):
@@ -210,6 +211,11 @@ def measure_tui(argv: list[str], *, socket: str, ready: list[str], cpu_window: f
         seen = wait_for(term, lambda lines: all(any(r in line for line in lines) for r in ready),
                         60.0, "the first frame with data", poll=0.02)
         out["first_frame_s"] = seen - started
+        # The first frame comes before the first flow dump (the flows follow at
+        # once): this is when their counters are on screen too.
+        flows_seen = wait_for(term, lambda lines: any(FLOWS_LIVE in line for line in lines),
+                              60.0, "the first frame with flow counters", poll=0.02)
+        out["flows_frame_s"] = flows_seen - started
 
         time.sleep(warmup)
         cpu0, t0 = cpu_seconds(pid), time.monotonic()

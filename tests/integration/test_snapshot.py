@@ -224,6 +224,16 @@ def test_connection_flags_work_before_the_subcommand_name_too(shared_lab, order)
     assert instance(doc, "instance01")["interfaces"][0]["segmentation_id"] == 100
 
 
+def test_an_explicit_flag_wins_over_the_lab_settings(shared_lab):
+    proc = cli("snapshot", "--json", "--lab", "--lab-name", shared_lab.name,
+               "--libvirt", "test:///nonexistent.xml")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    (state,) = [s for s in doc["sources"] if s["source"] == "libvirt"]
+    assert state["status"] == "error" and "test:///nonexistent.xml" in state["detail"]
+    assert {b["name"] for b in doc["bridges"]} == {"br-int", "br-provider"}  # the lab's OVS
+
+
 def test_the_tree_shows_the_same_join(shared_lab):
     proc = cli("snapshot", *lab_flags(shared_lab), columns=200)
     assert proc.returncode == 0, proc.stderr
