@@ -48,8 +48,16 @@ async def _screen(pilot: Pilot, screen_type) -> None:
     await _until(pilot, lambda: isinstance(pilot.app.screen, screen_type), screen_type.__name__)
 
 
-async def _shoot(pilot: Pilot, out: Path, name: str) -> Path:
+async def _shoot(pilot: Pilot, out: Path, name: str, moving: bool = False) -> Path:
+    """``moving``: wait for a refresh in which the ping moved br-int's flows (at
+    one ping a second, a one-second window now and then holds none)."""
     await pilot.pause(SETTLE)
+    if moving:
+        app = pilot.app
+        await _until(pilot, lambda: app.latest is not None
+                     and app.latest.deltas.get("br-int") is not None
+                     and len(app.latest.deltas["br-int"].moved) > 0, "flows moving")
+        await pilot.pause(0.2)
     saved = Path(pilot.app.save_screenshot(filename=f"{name}.svg", path=str(out)))
     print(f"wrote {saved}")
     return saved
@@ -66,7 +74,7 @@ async def _tour(endpoints: Endpoints, out: Path) -> list[Path]:
                      and len(app.latest.model.instances) == len(labmod.VMS)
                      and all(s.status == "live" for s in app.latest.model.sources),
                      "every source live")
-        shots.append(await _shoot(pilot, out, "overview"))
+        shots.append(await _shoot(pilot, out, "overview", moving=True))
 
         instances = app.screen.query_one("#instances")
         instances.focus()
@@ -84,12 +92,12 @@ async def _tour(endpoints: Endpoints, out: Path) -> list[Path]:
 
         await pilot.press("v")
         await _screen(pilot, VlanScreen)
-        shots.append(await _shoot(pilot, out, "vlan"))
+        shots.append(await _shoot(pilot, out, "vlan", moving=True))
 
         await pilot.press("escape", "m", "f")
         await _screen(pilot, FlowsScreen)
         await pilot.pause(SETTLE)  # the "mark set" notice goes away meanwhile
-        shots.append(await _shoot(pilot, out, "flows"))
+        shots.append(await _shoot(pilot, out, "flows", moving=True))
 
         await pilot.press("enter")  # the tap's first flow: table 60, every packet it sends
         await _screen(pilot, FlowDetailScreen)
