@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import report
 from tests.conftest import lab_possible, new_lab_name
 
 pytestmark = pytest.mark.lab
@@ -41,7 +42,7 @@ def test_a_quick_run_at_1000_flows_reports_every_field(tmp_path):
         assert entry[part]["wall_s"] > 0 and entry[part]["cpu_s"] >= 0, part
     assert entry["ratio"]["refresh_wall"] > 0 and entry["ratio"]["cold_wall"] > 0
     tui = entry["tui"]
-    assert 0 < tui["first_frame_s"] < 60
+    assert 0 < tui["first_frame_s"] <= tui["flows_frame_s"] < 60
     assert tui["cpu_percent"] > 0 and tui["cpu_window_s"] >= 5
     assert tui["interval_shown_s"] >= 1.0
     assert tui["peak_rss_mb"] >= tui["rss_mb"] > 20
@@ -51,5 +52,5 @@ def test_a_quick_run_at_1000_flows_reports_every_field(tmp_path):
         assert latency[kind]["samples"] and latency[kind]["p95_ms"] > 0, kind
     assert latency["p95_ms"] >= latency["p50_ms"] > 0
     # Each target has a verdict (not measured at 1000 flows) and the table was printed.
-    assert [t["met"] for t in result["targets"]] == [None] * 5
-    assert "first complete frame <= 2 s" in proc.stdout and "x raw" in proc.stdout
+    assert [t["met"] for t in result["targets"]] == [None] * len(report.TARGETS)
+    assert "first frame with data" in proc.stdout and "x raw" in proc.stdout
