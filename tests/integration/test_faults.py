@@ -53,6 +53,7 @@ from tests.integration.live_app import (
 )
 from tui import lab as labmod
 from tui.app import OvsVlanApp
+from tui.screens.overview import PANE_SOURCES
 
 pytestmark = pytest.mark.lab
 
@@ -318,6 +319,14 @@ async def test_a_source_missing_from_the_start_says_why_and_the_rest_works(
                     f"{sorted(others)} live")
         if source != "ovsdb":
             assert {"br-int", "br-provider"} <= {b.name for b in app.latest.model.bridges}
+        # the panes drawn from the failing source say so on their border, the others do not
+        notes = {pane: str(app.screen.query_one(pane).border_subtitle or "")
+                 for pane in PANE_SOURCES}
+        for pane, names in PANE_SOURCES.items():
+            if source in names:
+                assert f"{source} " in notes[pane] and reason in notes[pane], (pane, notes)
+            else:
+                assert notes[pane] == "", (pane, notes)
         app.open_flows_all()
         await pilot.pause(0.3)
         await pilot.press("escape", "question_mark", "escape", "exclamation_mark", "escape")

@@ -14,6 +14,25 @@ from tui.screens.base import NodeScreen
 from widgets.keyed_table import KeyedTable
 
 
+# The sources each pane is drawn from: a pane whose source is stale or in
+# error says so on its own border, where the operator is looking.
+PANE_SOURCES = {
+    "#instances-pane": ("libvirt", "ovsdb"),
+    "#vlans-pane": ("ovsdb", "openflow"),
+    "#ports-pane": ("ovsdb", "netlink"),
+}
+
+
+def pane_state(sources, names: tuple[str, ...], now: float) -> Text | None:
+    """The first of ``names`` that is not live, as a border note; None when all are."""
+    for s in sorted(sources, key=lambda s: names.index(s.source) if s.source in names else 9):
+        if s.source in names and s.status in ("stale", "error"):
+            since = f" {max(0, int(now - s.last_ok))}s" if s.status == "stale" and s.last_ok else ""
+            return Text(f" {s.source} {s.status}{since}: {s.detail} ",
+                        style="bold red" if s.status == "error" else "yellow")
+    return None
+
+
 class OverviewScreen(NodeScreen):
     crumb = "overview"
 
@@ -55,6 +74,9 @@ class OverviewScreen(NodeScreen):
         self.query_one("#instances", KeyedTable).sync(rows.instance_rows(model, refresh))
         self.query_one("#vlans", KeyedTable).sync(rows.vlan_rows(model, refresh))
         self.query_one("#ports", KeyedTable).sync(rows.port_rows(model, refresh))
+        for pane, names in PANE_SOURCES.items():
+            note = pane_state(model.sources, names, refresh.at)
+            self.query_one(pane).border_subtitle = note
         line = Text()
         if model.problems:
             line.append(f"{len(model.problems)} problem(s): ", style="bold red")
