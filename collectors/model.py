@@ -148,9 +148,7 @@ class NodeModel:
 
     def instance(self, uuid: str) -> InstanceView | None:
         # a dict: the overview asks once per port at every refresh (200 ports, 100 instances)
-        if self._instances_by_uuid or not self.instances:
-            return self._instances_by_uuid.get(uuid)
-        return next((i for i in self.instances if i.domain.uuid == uuid), None)
+        return self._instances_by_uuid.get(uuid)
 
     def vlan(self, local_vlan: int) -> VlanView | None:
         return next((v for v in self.vlans if v.local_vlan == local_vlan), None)

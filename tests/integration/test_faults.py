@@ -363,6 +363,14 @@ async def test_a_socket_that_is_not_ovsdb(shared_lab):
 # characters, and far more than a screen's width.
 LONG = 'patch "quoted", [bracketed] (ünï) 名前 x;y=z ' + "a" * 120
 LONG_PEER = LONG.replace("patch", "peer", 1)
+
+
+def patch_pair(name: str, peer: str) -> list[str]:
+    """ovs-vsctl arguments joining br-int's port ``name`` to br-provider's ``peer``."""
+    return ["add-port", "br-int", name, "--", "set", "Interface", name, "type=patch",
+            f"options:peer={json.dumps(peer)}",
+            "--", "add-port", "br-provider", peer, "--", "set", "Interface", peer,
+            "type=patch", f"options:peer={json.dumps(name)}"]
 SIZES = ((200, 60), (80, 24), (40, 12), (80, 24))
 
 
@@ -395,12 +403,9 @@ async def visit_at_every_size(pilot, open_screen) -> None:
 
 async def test_80x24_and_back_with_long_names_and_hundreds_of_vlans(fresh_lab):
     hundreds_of_vlans(fresh_lab, 3, 302)
-    vsctl(fresh_lab, "add-port", "br-int", LONG, "--", "set", "Interface", LONG, "type=patch",
-          f"options:peer={json.dumps(LONG_PEER)}", "--", "set", "Port", LONG, "tag=7",
+    vsctl(fresh_lab, *patch_pair(LONG, LONG_PEER), "--", "set", "Port", LONG, "tag=7",
           # values the agent would never write, as a broken or hostile one might
-          "other_config:segmentation_id=abc", "other_config:network_type=\"{[\"",
-          "--", "add-port", "br-provider", LONG_PEER, "--", "set", "Interface", LONG_PEER,
-          "type=patch", f"options:peer={json.dumps(LONG)}")
+          "other_config:segmentation_id=abc", "other_config:network_type=\"{[\"")
     ofport = int(vsctl(fresh_lab, "get", "Interface", LONG, "ofport"))
     ofctl(fresh_lab, "add-flow", "br-int",
           f"table=0,priority=3,in_port={ofport},dl_vlan=1007,actions=mod_vlan_vid:7,output:{ofport}")
@@ -516,10 +521,7 @@ async def test_100k_flows_at_80x24(fresh_lab):
 def test_flows_of_ports_with_long_or_quoted_names_are_theirs(fresh_lab):
     quoted = 'q"u,o[t]e;d'
     for name, peer in ((LONG, LONG_PEER), (quoted, "quoted-peer")):
-        vsctl(fresh_lab, "add-port", "br-int", name, "--", "set", "Interface", name,
-              "type=patch", f"options:peer={json.dumps(peer)}",
-              "--", "add-port", "br-provider", peer, "--", "set", "Interface", peer,
-              "type=patch", f"options:peer={json.dumps(name)}")
+        vsctl(fresh_lab, *patch_pair(name, peer))
         ofport = int(vsctl(fresh_lab, "get", "Interface", name, "ofport"))
         ofctl(fresh_lab, "add-flow", "br-int",
               f"table=7,priority=9,in_port={ofport},actions=output:{ofport}")

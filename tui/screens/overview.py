@@ -12,6 +12,7 @@ from collectors.session import Refresh
 from tui import rows
 from tui.screens.base import NodeScreen
 from widgets.keyed_table import KeyedTable
+from widgets.status import source_text
 
 
 # The sources each pane is drawn from: a pane whose source is stale or in
@@ -25,11 +26,11 @@ PANE_SOURCES = {
 
 def pane_state(sources, names: tuple[str, ...], now: float) -> Text | None:
     """The first of ``names`` that is not live, as a border note; None when all are."""
-    for s in sorted(sources, key=lambda s: names.index(s.source) if s.source in names else 9):
-        if s.source in names and s.status in ("stale", "error"):
-            since = f" {max(0, int(now - s.last_ok))}s" if s.status == "stale" and s.last_ok else ""
-            return Text(f" {s.source} {s.status}{since}: {s.detail} ",
-                        style="bold red" if s.status == "error" else "yellow")
+    by_source = {s.source: s for s in sources}
+    for name in names:
+        s = by_source.get(name)
+        if s is not None and s.status in ("stale", "error"):
+            return Text(" ").append_text(source_text(s, now)).append(f": {s.detail} ")
     return None
 
 
