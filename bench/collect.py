@@ -20,8 +20,8 @@ from bench.node import BenchNode
 from collectors import ovsdb
 from collectors.domains import LibvirtSource
 from collectors.endpoints import Endpoints
-from collectors.records import SourceState
-from collectors.session import NodeSession, Refresh
+from model.records import SourceState
+from node.session import NodeSession, Refresh
 
 
 def _children_cpu() -> float:

@@ -1,6 +1,6 @@
 """A busy compute node for the benchmark, built on top of a lab.
 
-The lab (``tui.lab``) gives a real ovsdb-server and ovs-vswitchd in a
+The lab (``lab``) gives a real ovsdb-server and ovs-vswitchd in a
 namespace with the seed's topology. This adds what makes a node busy: 100
 instances with two vNICs each (200 ports on br-int, internal ports created by
 ovs-vswitchd inside the lab's node namespace, carrying the Neutron agent's
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from tui import lab as labmod
+from lab import node as labmod
 
 NETWORKS = 10  # VLAN networks the bench instances are spread over
 FIRST_LOCAL_VLAN = 3  # the lab's own instances use local VLANs 1 and 2

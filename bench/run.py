@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 from bench import collect, node, report, terminal
-from tui import lab as labmod
+from lab import node as labmod
 
 RESULTS = Path(__file__).parent / "results"
 SIZES = (1000, 10000, 50000, 100000)

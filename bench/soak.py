@@ -35,9 +35,9 @@ import xml.etree.ElementTree as ET
 import libvirt
 
 from collectors.endpoints import Endpoints
-from tui import lab as labmod
+from lab import node as labmod
 from tui.app import OvsVlanApp
-from tui.backend import LiveBackend
+from node.live import LiveBackend
 
 SHARED_NODE = "test:///default"
 CHURN_FLOWS = 2000  # flows added and deleted per churn cycle

@@ -40,7 +40,7 @@ import errno
 import xml.etree.ElementTree as ET
 from typing import Callable, Iterable
 
-from collectors.records import Domain, Vnic, VnicStats
+from model.records import Domain, Vnic, VnicStats
 
 NOVA = "{http://openstack.org/xmlns/libvirt/nova/1.1}"
 

@@ -26,7 +26,7 @@ from typing import Callable
 from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.rtnl import RTMGRP_LINK
 
-from collectors.records import Link
+from model.records import Link
 
 LINK_EVENTS = ("RTM_NEWLINK", "RTM_DELLINK")
 YIELD_EVERY = 16  # links decoded between returns to the event loop (~7 ms)

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 
-from collectors.records import (
+from model.records import (
     EMPTY_MAP,
     Flow,
     FlowDetail,

@@ -22,7 +22,7 @@ import ovs.poller
 import ovs.stream
 import ovs.util
 
-from collectors.records import (
+from model.records import (
     OvsBridge,
     OvsdbSnapshot,
     OvsInterface,

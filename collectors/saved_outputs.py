@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from collectors.records import OvsBridge, OvsdbSnapshot, OvsInterface, OvsPort, frozen_map
+from model.records import OvsBridge, OvsdbSnapshot, OvsInterface, OvsPort, frozen_map
 
 _LINE = re.compile(r"^( *)(\S.*)$")
 

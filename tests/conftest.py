@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tui import lab as labmod
+from lab import node as labmod
 
 FIXTURES = Path(__file__).parent / "fixtures"
 _counter = itertools.count()

@@ -17,9 +17,9 @@ from typing import Callable
 
 from collectors import openflow
 from collectors.domains import parse_domain_xml
-from collectors.model import NodeModel, build_model
+from model.join import NodeModel, build_model
 from collectors.netlink import parse_ip_link_detail
-from collectors.records import (
+from model.records import (
     FlowKey,
     Observation,
     PortCounters,
@@ -27,8 +27,8 @@ from collectors.records import (
     VnicStats,
 )
 from collectors.saved_outputs import parse_vsctl_show, with_ofports
-from collectors.scopes import Scope, scope_filter
-from collectors.session import Refresh
+from model.scopes import Scope, scope_filter
+from node.session import Refresh
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED = FIXTURES / "seed"

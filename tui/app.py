@@ -22,10 +22,10 @@ from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from collectors.endpoints import Endpoints
-from collectors.records import Flow
-from collectors.scopes import Scope, ports_of_flow
-from collectors.session import Refresh
-from tui.backend import Backend, LiveBackend
+from model.records import Flow
+from model.scopes import Scope, ports_of_flow
+from node.session import Refresh
+from node.live import Backend, LiveBackend
 from tui.screens.base import NodeScreen
 from tui.screens.flow_detail import FlowDetailScreen
 from tui.screens.flows import FlowsScreen

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from collectors.endpoints import Endpoints
-from tui import lab as labmod
+from lab import node as labmod
 
 
 class _Parser(argparse.ArgumentParser):

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from collectors import neutron
-from collectors.model import NodeModel, PortView, VnicView
-from collectors.records import Flow
-from collectors.session import Refresh
+from model import neutron
+from model.join import NodeModel, PortView, VnicView
+from model.records import Flow
+from node.session import Refresh
 from widgets import format as fmt
 from widgets.virtual_table import Column, Row
 

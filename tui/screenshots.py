@@ -20,9 +20,9 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from collectors.endpoints import Endpoints
-from tui import lab as labmod
+from lab import node as labmod
 from tui.app import OvsVlanApp
-from tui.backend import LiveBackend
+from node.live import LiveBackend
 from tui.screens.flow_detail import FlowDetailScreen
 from tui.screens.flows import FlowsScreen
 from tui.screens.instance import InstanceScreen

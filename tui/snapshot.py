@@ -9,12 +9,12 @@ from rich.console import Console
 from rich.tree import Tree
 
 from collectors import ovsdb
-from collectors.contract import to_contract
+from model.contract import to_contract
 from collectors.domains import LibvirtSource, LibvirtUnavailable
 from collectors.endpoints import Endpoints
-from collectors.model import NodeModel
-from collectors.records import SourceState
-from collectors.session import NodeSession
+from model.join import NodeModel
+from model.records import SourceState
+from node.session import NodeSession
 
 
 def collect_once(endpoints: Endpoints) -> NodeModel:

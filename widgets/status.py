@@ -8,7 +8,7 @@ from typing import Sequence
 from rich.text import Text
 from textual.widgets import Static
 
-from collectors.records import SourceState
+from model.records import SourceState
 
 _COLOURS = {"live": "green", "connecting": "yellow", "stale": "yellow", "error": "red"}
 

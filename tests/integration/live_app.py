@@ -15,10 +15,10 @@ from typing import Callable
 from textual.widgets import Static
 
 from collectors.endpoints import Endpoints
-from collectors.records import SourceState
-from tui import lab as labmod
+from model.records import SourceState
+from lab import node as labmod
 from tui.app import OvsVlanApp
-from tui.backend import LiveBackend
+from node.live import LiveBackend
 from widgets.status import SourceBar
 
 

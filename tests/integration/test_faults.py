@@ -26,7 +26,7 @@ import pytest
 
 from collectors import ovsdb
 from collectors.endpoints import Endpoints
-from collectors.records import (
+from model.records import (
     OvsBridge,
     OvsdbSnapshot,
     OvsInterface,
@@ -34,8 +34,8 @@ from collectors.records import (
     SourceState,
     frozen_map,
 )
-from collectors.scopes import Scope, scope_filter
-from collectors.session import NodeSession
+from model.scopes import Scope, scope_filter
+from node.session import NodeSession
 from tests.integration.live_app import (
     LiveApp,
     all_live,
@@ -50,7 +50,7 @@ from tests.integration.live_app import (
     until,
     vsctl,
 )
-from tui import lab as labmod
+from lab import node as labmod
 from tui.app import OvsVlanApp
 from tui.screens.overview import PANE_SOURCES
 

@@ -8,8 +8,8 @@ import pytest
 
 from collectors import ovsdb
 from collectors.domains import LibvirtSource
-from collectors.records import SourceState
-from collectors.session import NodeSession
+from model.records import SourceState
+from node.session import NodeSession
 from tests.integration.live_app import lab_endpoints
 
 pytestmark = pytest.mark.lab

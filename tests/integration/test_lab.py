@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from tests.conftest import lab_possible, new_lab_name
-from tui import lab as labmod
+from lab import node as labmod
 from tui.cli import main
 
 pytestmark = pytest.mark.lab

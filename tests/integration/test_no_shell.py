@@ -16,7 +16,7 @@ import libvirt
 import pytest
 
 from tests.integration.live_app import LiveApp, ip, lab_endpoints, until, vsctl
-from tui import lab as labmod
+from lab import node as labmod
 
 REPO = Path(__file__).parents[2]
 APP_PACKAGES = ("collectors", "tui", "widgets", "bench")

@@ -29,7 +29,7 @@ from collectors.ovsdb import (
     open_idl,
     read_once,
 )
-from collectors.records import OvsdbSnapshot, OvsPort, SourceState
+from model.records import OvsdbSnapshot, OvsPort, SourceState
 
 SCHEMA = Path("/usr/share/openvswitch/vswitch.ovsschema")
 

@@ -18,7 +18,7 @@ import ovs.db.idl
 import pytest
 
 from tests.integration.live_app import LiveApp, all_live, lab_endpoints, ofctl, until
-from tui import lab as labmod
+from lab import node as labmod
 
 pytestmark = pytest.mark.lab
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tui import lab as labmod
+from lab import node as labmod
 
 pytestmark = pytest.mark.lab
 

@@ -25,8 +25,8 @@ from textual.widgets import Input
 
 from collectors.endpoints import Endpoints
 from tui.app import OvsVlanApp
-from tui.backend import LiveBackend
-from tui.lab import VMS
+from node.live import LiveBackend
+from lab.node import VMS
 from tui.screens.flow_detail import FlowDetailScreen
 from tui.screens.flows import FlowsScreen
 from tui.screens.instance import InstanceScreen

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 
-from collectors.records import Flow
+from model.records import Flow
 from tui import rows
 from tui.screens.flow_detail import parsed_fields, value_text
 from widgets import format as fmt

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from collectors.domains import DomainXmlError, parse_domain_xml
-from collectors.records import Vnic
+from model.records import Vnic
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 

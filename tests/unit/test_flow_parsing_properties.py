@@ -17,7 +17,7 @@ from collectors.openflow import (
     parse_flow_line,
     parse_ofctl_show,
 )
-from collectors.records import Flow, FlowDetail, FlowDump
+from model.records import Flow, FlowDetail, FlowDump
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 REAL_LINES = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from collectors.netlink import parse_ip_link_detail
-from collectors.records import Link
+from model.records import Link
 
 SEED = Path(__file__).parent.parent / "fixtures" / "seed" / "ip-d-link-show.txt"
 

@@ -18,9 +18,9 @@ from typing import Callable
 import pytest
 
 from collectors import domains, netlink, openflow
-from collectors.contract import to_contract
-from collectors.model import NodeModel, build_model
-from collectors.records import Domain, FlowDump, Observation, OvsdbSnapshot, OvsPort, frozen_map
+from model.contract import to_contract
+from model.join import NodeModel, build_model
+from model.records import Domain, FlowDump, Observation, OvsdbSnapshot, OvsPort, frozen_map
 from collectors.saved_outputs import parse_vsctl_show, with_ofports
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from ovs.flow.ofp import OFPFlow
 
-from collectors import neutron
+from model import neutron
 from collectors.openflow import (
     DEFAULT_PRIORITY,
     FlowStats,
@@ -35,7 +35,7 @@ from collectors.openflow import (
     parse_ofctl_show,
     refresh_table,
 )
-from collectors.records import Flow, FlowDump
+from model.records import Flow, FlowDump
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 SEED = FIXTURES / "seed"

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from collectors.domains import DomainXmlError, parse_domain_xml
 from collectors.netlink import parse_ip_link_detail
 from collectors.ovsdb import SnapshotCopier, int_set, interface_record, optional, port_record
-from collectors.records import Domain, Link, OvsInterface, OvsPort
+from model.records import Domain, Link, OvsInterface, OvsPort
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 DOMAIN_XML = (FIXTURES / "libvirt" / "instance-00000027.xml").read_text()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 
-from collectors.scopes import Scope, select_flows
+from model.scopes import Scope, select_flows
 from tests.fakes import PORT, seed_refresh
 
 

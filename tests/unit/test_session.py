@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from collectors import netlink, session as session_module
+from collectors import netlink
+from node import session as session_module
 from collectors.endpoints import Endpoints
-from collectors.records import Link
-from collectors.session import NodeSession
+from model.records import Link
+from node.session import NodeSession
 
 
 def link(rx_packets: int) -> Link:

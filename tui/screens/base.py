@@ -11,7 +11,7 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from collectors.session import Refresh
+from node.session import Refresh
 from widgets.status import Breadcrumb, SourceBar
 
 

@@ -11,11 +11,12 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from collectors import neutron, openflow
-from collectors.model import PortView
-from collectors.records import Flow
-from collectors.scopes import ports_of_flow
-from collectors.session import Refresh
+from collectors import openflow
+from model import neutron
+from model.join import PortView
+from model.records import Flow
+from model.scopes import ports_of_flow
+from node.session import Refresh
 from tui import rows
 from tui.screens.base import NodeScreen
 from widgets import format as fmt

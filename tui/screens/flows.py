@@ -10,8 +10,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
-from collectors.scopes import SORTS, Scope, select_flows
-from collectors.session import Refresh
+from model.scopes import SORTS, Scope, select_flows
+from node.session import Refresh
 from tui import rows
 from tui.screens.base import NodeScreen
 from widgets.virtual_table import LazyRows, VirtualTable

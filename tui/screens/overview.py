@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from collectors.session import Refresh
+from node.session import Refresh
 from tui import rows
 from tui.screens.base import NodeScreen
 from widgets.keyed_table import KeyedTable

@@ -9,8 +9,8 @@ from textual.binding import Binding
 from textual.containers import Grid, VerticalScroll
 from textual.widgets import Static
 
-from collectors.model import PortView
-from collectors.session import Refresh
+from model.join import PortView
+from node.session import Refresh
 from tui.screens.base import NodeScreen
 from widgets.counters import CounterPanel
 

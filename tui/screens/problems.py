@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
-from collectors.session import Refresh
+from node.session import Refresh
 from tui.screens.base import NodeScreen
 from widgets.keyed_table import KeyedTable
 

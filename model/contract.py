@@ -6,8 +6,8 @@ section 5); fields may be added, never renamed or removed.
 
 from __future__ import annotations
 
-from collectors.model import NodeModel, PortView, VlanView
-from collectors.records import Flow
+from model.join import NodeModel, PortView, VlanView
+from model.records import Flow
 
 SCHEMA = "ovsvlan-tui/snapshot/1"
 

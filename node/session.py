@@ -21,8 +21,8 @@ from typing import Mapping
 from collectors import netlink, openflow
 from collectors.domains import LibvirtSource, LibvirtUnavailable
 from collectors.endpoints import Endpoints
-from collectors.model import NodeModel, build_model
-from collectors.records import (
+from model.join import NodeModel, build_model
+from model.records import (
     Domain,
     Flow,
     FlowDetail,

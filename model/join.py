@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Mapping
 
-from collectors.records import (
+from model.records import (
     Domain,
     Flow,
     FlowDetail,

@@ -13,8 +13,8 @@ from collectors import netlink
 from collectors.domains import LibvirtSource, LibvirtUnavailable
 from collectors.endpoints import Endpoints
 from collectors.ovsdb import OvsdbCollector
-from collectors.records import SourceState
-from collectors.session import NodeSession, Refresh
+from model.records import SourceState
+from node.session import NodeSession, Refresh
 
 
 class Backend(Protocol):

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Callable, Iterable, Literal
 
-from collectors.model import NodeModel, PortView, ofp_name
-from collectors.records import Flow
+from model.join import NodeModel, PortView, ofp_name
+from model.records import Flow
 
 ScopeKind = Literal["all", "bridge", "port", "vlan", "instance"]
 SortKey = Literal["table", "packets", "rate"]
@@ -159,7 +159,7 @@ def select_flows(model: NodeModel, scope: Scope, text: str, sort: SortKey,
 def ports_of_flow(model: NodeModel, flow: Flow, detail) -> list[PortView]:
     """The ports a flow is about (in_port, reg5, MAC, output): the way back from a
     flow to its instance."""
-    from collectors.model import port_refers
+    from model.join import port_refers
 
     on_bridge = [pv for pv in model.ports if pv.bridge == flow.bridge]
     found: list[PortView] = []
