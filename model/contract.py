@@ -6,7 +6,7 @@ section 5); fields may be added, never renamed or removed.
 
 from __future__ import annotations
 
-from model.join import NodeModel, PortView, VlanView
+from model.views import NodeModel, PortView, VlanView
 from model.records import Flow
 
 SCHEMA = "ovsvlan-tui/snapshot/1"

@@ -18,6 +18,11 @@ from typing import Literal, Mapping
 
 BridgeRole = Literal["int", "phys", "tun"]
 
+# The agent tags a port it cannot bind (or not yet) with this VLAN and drops its traffic.
+DEAD_VLAN = 4095
+# Network types whose local VLAN leaves through br-tun, not a physical bridge.
+TUNNEL_NETWORKS = frozenset({"vxlan", "gre", "geneve"})
+
 # br-int
 TABLE_NAMES: Mapping[int, str] = MappingProxyType({
     0: "local switching",

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Callable, Iterable, Literal
 
-from model.join import NodeModel, PortView, ofp_name
+from model.ports import ofp_name, port_refers
+from model.views import NodeModel, PortView
 from model.records import Flow
 
 ScopeKind = Literal["all", "bridge", "port", "vlan", "instance"]
@@ -159,7 +160,6 @@ def select_flows(model: NodeModel, scope: Scope, text: str, sort: SortKey,
 def ports_of_flow(model: NodeModel, flow: Flow, detail) -> list[PortView]:
     """The ports a flow is about (in_port, reg5, MAC, output): the way back from a
     flow to its instance."""
-    from model.join import port_refers
 
     on_bridge = [pv for pv in model.ports if pv.bridge == flow.bridge]
     found: list[PortView] = []
