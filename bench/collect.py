@@ -19,7 +19,6 @@ import time
 from bench.node import BenchNode
 from collectors import ovsdb
 from collectors.domains import LibvirtSource
-from collectors.endpoints import Endpoints
 from model.records import SourceState
 from node.session import NodeSession, Refresh
 
@@ -41,9 +40,7 @@ def raw_dump(node: BenchNode, bridge: str = "br-int") -> dict:
 
 def open_session(node: BenchNode) -> tuple[NodeSession, LibvirtSource]:
     """A session on the node as the snapshot command opens one (OVSDB read once)."""
-    s = node.lab.settings()
-    endpoints = Endpoints(db=s["db"], ovs_rundir=s["ovs_rundir"], libvirt=node.libvirt,
-                          netns=s["netns"])
+    endpoints = node.endpoints()
     session = NodeSession(endpoints)
     session.set_ovsdb(ovsdb.read_once(endpoints.db, timeout=10.0))
     session.set_state(SourceState("ovsdb", "live"))

@@ -11,6 +11,7 @@ openvswitch firewall's shape on br-int as asked for.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import subprocess
@@ -20,7 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from collectors.endpoints import Endpoints
 from lab import node as labmod
+from lab.agent_flows import egress_translation, ingress_translation
+from lab.domain_xml import domain_xml, lab_domains, node_file
+from tui.cli import endpoint_flags
 
 NETWORKS = 10  # VLAN networks the bench instances are spread over
 FIRST_LOCAL_VLAN = 3  # the lab's own instances use local VLANs 1 and 2
@@ -118,11 +123,8 @@ def add_ports(lab: labmod.Lab, instances: tuple[BenchInstance, ...]) -> None:
 def translation_flows(instances: tuple[BenchInstance, ...]) -> dict[str, str]:
     """The agent's VLAN translation for each bench network, on both bridges."""
     nets = sorted({(p.local_vlan, p.segmentation_id) for p in ports_of(instances)})
-    provider = [f"cookie={labmod.AGENT_COOKIE},table=0,priority=4,in_port=phy-br-provider,"
-                f"dl_vlan={local} actions=mod_vlan_vid:{segid},NORMAL" for local, segid in nets]
-    integration = [f"cookie={COOKIE},table=0,priority=3,in_port=int-br-provider,"
-                   f"dl_vlan={segid} actions=mod_vlan_vid:{local},resubmit(,59)"
-                   for local, segid in nets]
+    provider = [egress_translation(local, segid) for local, segid in nets]
+    integration = [ingress_translation(local, segid) for local, segid in nets]
     return {"br-provider": "\n".join(provider) + "\n", "br-int": "\n".join(integration) + "\n"}
 
 
@@ -243,44 +245,12 @@ class FlowLoader:
 # libvirt
 
 
-def _domain_xml(name: str, uuid_: str, nova_name: str, vnics: list[tuple[str, str]]) -> str:
-    interfaces = "\n".join(f"""      <interface type='ethernet'>
-        <mac address='{mac}'/>
-        <target dev='{tap}'/>
-        <model type='virtio'/>
-      </interface>""" for mac, tap in vnics)
-    return f"""  <domain type='test'>
-    <name>{name}</name>
-    <uuid>{uuid_}</uuid>
-    <metadata>
-      <nova:instance xmlns:nova="{labmod.NOVA_NS}">
-        <nova:name>{nova_name}</nova:name>
-        <nova:flavor name="m1.small"><nova:memory>2048</nova:memory><nova:vcpus>1</nova:vcpus></nova:flavor>
-        <nova:owner>
-          <nova:user uuid="71b5948c75f24c0f841dbf1c4eb4c4a7">demo</nova:user>
-          <nova:project uuid="{labmod.PROJECT_ID}">demo</nova:project>
-        </nova:owner>
-      </nova:instance>
-    </metadata>
-    <memory unit='KiB'>131072</memory>
-    <vcpu>1</vcpu>
-    <os><type>hvm</type></os>
-    <devices>
-{interfaces}
-    </devices>
-  </domain>"""
-
-
 def write_node_xml(path: Path, instances: tuple[BenchInstance, ...]) -> str:
     """The lab's two instances plus the bench's; returns the libvirt URI."""
-    domains = [_domain_xml(vm.domain, vm.uuid, vm.nova_name, [(vm.mac, vm.tap)])
-               for vm in labmod.VMS]
-    domains += [_domain_xml(i.domain, i.uuid, i.nova_name, [(p.mac, p.tap) for p in i.ports])
-                for i in instances]
-    path.write_text("<node>\n  <cpu><mhz>2000</mhz><model>i686</model><active>2</active>"
-                    "<total>2</total><nodes>1</nodes><sockets>1</sockets><cores>2</cores>"
-                    "<threads>1</threads></cpu>\n  <memory>8388608</memory>\n"
-                    + "\n".join(domains) + "\n</node>\n")
+    domains = lab_domains() + [domain_xml(i.domain, i.uuid, i.nova_name,
+                                          [(p.mac, p.tap) for p in i.ports])
+                               for i in instances]
+    path.write_text(node_file(domains))
     return f"test://{path}"
 
 
@@ -292,10 +262,11 @@ class BenchNode:
     instances: tuple[BenchInstance, ...]
     libvirt: str
 
+    def endpoints(self) -> Endpoints:
+        return dataclasses.replace(self.lab.endpoints(), libvirt=self.libvirt)
+
     def flags(self) -> list[str]:
-        s = self.lab.settings()
-        return ["--db", s["db"], "--libvirt", self.libvirt, "--netns", s["netns"],
-                "--ovs-rundir", s["ovs_rundir"]]
+        return endpoint_flags(self.endpoints())
 
 
 def build(lab: labmod.Lab, instances: int = 100) -> BenchNode:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import subprocess
 import sys
@@ -190,9 +191,7 @@ async def watch(app: SoakApp, pilot, churn: Churn, seconds: float, every: float,
 
 async def soak(lab: labmod.Lab, seconds: float, every: float, interval: float,
                max_growth: float, drill_every: int) -> int:
-    s = lab.settings()
-    endpoints = Endpoints(db=s["db"], ovs_rundir=s["ovs_rundir"], libvirt=SHARED_NODE,
-                          netns=s["netns"])
+    endpoints = dataclasses.replace(lab.endpoints(), libvirt=SHARED_NODE)
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
     node = libvirt.open(SHARED_NODE)
     churn = Churn(lab, node)

@@ -34,9 +34,8 @@ def seed_dir() -> Path:
     return FIXTURES / "seed"
 
 
-@pytest.fixture
-def fresh_lab():
-    """A lab of its own for a test that breaks things on purpose."""
+def _a_lab():
+    """A lab with a name of its own, up, and down again whatever the test did."""
     reason = lab_possible()
     if reason:
         pytest.skip(reason)
@@ -46,17 +45,15 @@ def fresh_lab():
         yield lab
     finally:
         labmod.down(lab)
+
+
+@pytest.fixture
+def fresh_lab():
+    """A lab of its own for a test that breaks things on purpose."""
+    yield from _a_lab()
 
 
 @pytest.fixture(scope="module")
 def shared_lab():
     """One lab for a module whose tests only read it (or undo what they do)."""
-    reason = lab_possible()
-    if reason:
-        pytest.skip(reason)
-    lab = labmod.Lab(new_lab_name())
-    labmod.up(lab)
-    try:
-        yield lab
-    finally:
-        labmod.down(lab)
+    yield from _a_lab()

@@ -111,15 +111,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def endpoint_flags(endpoints: Endpoints) -> list[str]:
+    """The flags that point ``ovsvlan-tui`` at ``endpoints`` (what resolve_endpoints reads)."""
+    flags = ["--db", endpoints.db, "--ovs-rundir", endpoints.ovs_rundir,
+             "--libvirt", endpoints.libvirt]
+    return flags + (["--netns", endpoints.netns] if endpoints.netns else [])
+
+
 def resolve_endpoints(args: argparse.Namespace) -> Endpoints:
     """Flags, then the environment, then the defaults of a real node."""
     if args.lab:
         lab = labmod.Lab(args.lab_name)
         labmod.up(lab)
-        s = lab.settings()
+        e = lab.endpoints()
         # an explicit flag still wins, e.g. --lab --libvirt test:///default
-        return Endpoints(db=args.db or s["db"], ovs_rundir=args.ovs_rundir or s["ovs_rundir"],
-                         libvirt=args.libvirt or s["libvirt"], netns=args.netns or s["netns"])
+        return Endpoints(db=args.db or e.db, ovs_rundir=args.ovs_rundir or e.ovs_rundir,
+                         libvirt=args.libvirt or e.libvirt, netns=args.netns or e.netns)
     rundir = args.ovs_rundir or os.environ.get("OVS_RUNDIR") or "/var/run/openvswitch"
     return Endpoints(
         db=args.db or f"unix:{rundir}/db.sock",

@@ -140,10 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ping = subprocess.Popen(labmod.ping_command(lab, continuous=True),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        s = lab.settings()
-        endpoints = Endpoints(db=s["db"], ovs_rundir=s["ovs_rundir"], libvirt=s["libvirt"],
-                              netns=s["netns"])
-        asyncio.run(_tour(endpoints, out))
+        asyncio.run(_tour(lab.endpoints(), out))
     finally:
         if ping is not None:
             ping.terminate()

@@ -7,6 +7,7 @@ on sleeps, and fails saying what it was waiting for and what it saw.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import time
@@ -23,10 +24,7 @@ from widgets.status import SourceBar
 
 
 def lab_endpoints(lab: labmod.Lab, **override: str) -> Endpoints:
-    s = lab.settings()
-    values = {"db": s["db"], "ovs_rundir": s["ovs_rundir"], "libvirt": s["libvirt"],
-              "netns": s["netns"], **override}
-    return Endpoints(**values)
+    return dataclasses.replace(lab.endpoints(), **override)
 
 
 class LiveApp(OvsVlanApp):

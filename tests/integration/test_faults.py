@@ -52,6 +52,7 @@ from tests.integration.live_app import (
 )
 from lab import node as labmod
 from tui.app import OvsVlanApp
+from tui.cli import endpoint_flags
 from tui.screens.overview import PANE_SOURCES
 
 pytestmark = pytest.mark.lab
@@ -590,9 +591,8 @@ def wait_for(check, what, timeout: float = 30.0) -> None:
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 def test_in_a_real_terminal_nothing_but_the_ui_ever_reaches_the_screen(fresh_lab, tmp_path):
-    s = fresh_lab.settings()
-    argv = [sys.executable, "-m", "tui.cli", "--db", s["db"], "--ovs-rundir", s["ovs_rundir"],
-            "--libvirt", s["libvirt"], "--netns", s["netns"], "--interval", "0.5"]
+    argv = [sys.executable, "-m", "tui.cli", *endpoint_flags(fresh_lab.endpoints()),
+            "--interval", "0.5"]
     tmux = Tmux(tmp_path)
     try:
         tmux.start(argv, Path(__file__).parents[2])

@@ -17,6 +17,7 @@ import pytest
 
 from tests.integration.live_app import LiveApp, ip, lab_endpoints, until, vsctl
 from lab import node as labmod
+from tui.cli import endpoint_flags
 
 REPO = Path(__file__).parents[2]
 APP_PACKAGES = ("collectors", "tui", "widgets", "bench")
@@ -120,10 +121,9 @@ async def test_names_full_of_shell_syntax_are_only_names(fresh_lab, tmp_path, mo
         # The bridge's name went to ovs-ofctl whole, as one argument.
         assert any(f"br;touch {marker}-6" in args for args, _shell in started)
 
-        s = fresh_lab.settings()
         snap = subprocess.run(
-            [sys.executable, "-m", "tui.cli", "--db", s["db"], "--ovs-rundir", s["ovs_rundir"],
-             "--libvirt", s["libvirt"], "--netns", s["netns"], "snapshot", "--json"],
+            [sys.executable, "-m", "tui.cli", *endpoint_flags(fresh_lab.endpoints()),
+             "snapshot", "--json"],
             cwd=tmp_path, capture_output=True, text=True, timeout=60)
         ports = {p["name"] for b in json.loads(snap.stdout)["bridges"] for p in b["ports"]}
         assert set(shells) <= ports
@@ -140,8 +140,7 @@ def test_a_bridge_named_like_an_option_is_not_one(fresh_lab, tmp_path):
     log = tmp_path / "written-by-ovs-ofctl.log"
     vsctl(fresh_lab, "--", "add-br", f"--log-file={log}", "--", "set", "Bridge",
           f"--log-file={log}", "datapath_type=netdev")
-    s = fresh_lab.settings()
-    subprocess.run([sys.executable, "-m", "tui.cli", "--db", s["db"], "--ovs-rundir",
-                    s["ovs_rundir"], "--libvirt", s["libvirt"], "snapshot", "--json"],
+    subprocess.run([sys.executable, "-m", "tui.cli", *endpoint_flags(fresh_lab.endpoints()),
+                    "snapshot", "--json"],
                    cwd=REPO, capture_output=True, timeout=60)
     assert not log.exists()

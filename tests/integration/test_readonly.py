@@ -19,6 +19,7 @@ import pytest
 
 from tests.integration.live_app import LiveApp, all_live, lab_endpoints, ofctl, until
 from lab import node as labmod
+from tui.cli import endpoint_flags
 
 pytestmark = pytest.mark.lab
 
@@ -139,10 +140,9 @@ async def test_the_tui_and_snapshot_change_nothing_on_the_node(fresh_lab, monkey
     assert spies.transactions == 0
     assert {name for name, _uri in spies.opened} == {"openReadOnly"}
 
-    s = fresh_lab.settings()
     snap = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--db", s["db"], "--ovs-rundir", s["ovs_rundir"],
-         "--libvirt", s["libvirt"], "--netns", s["netns"], "snapshot", "--json"],
+        [sys.executable, "-m", "tui.cli", *endpoint_flags(fresh_lab.endpoints()),
+         "snapshot", "--json"],
         cwd=REPO, capture_output=True, text=True, timeout=60)
     assert snap.returncode == 0, snap.stderr
     assert json.loads(snap.stdout)["instances"]

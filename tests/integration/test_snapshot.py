@@ -8,6 +8,7 @@ OVS run directory and namespaces only.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from lab import node as labmod
+from tui.cli import endpoint_flags
 
 pytestmark = pytest.mark.lab
 
@@ -250,9 +252,7 @@ def test_the_tree_shows_the_same_join(shared_lab):
 
 
 def _lab_endpoints(lab: labmod.Lab, **override: str) -> list[str]:
-    s = {**lab.settings(), **override}
-    return ["--db", s["db"], "--ovs-rundir", s["ovs_rundir"], "--libvirt", s["libvirt"],
-            "--netns", s["netns"]]
+    return endpoint_flags(dataclasses.replace(lab.endpoints(), **override))
 
 
 def test_unreachable_libvirt_is_reported_and_ovs_still_shown(shared_lab):

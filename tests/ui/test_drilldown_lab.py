@@ -23,7 +23,6 @@ from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from collectors.endpoints import Endpoints
 from tui.app import OvsVlanApp
 from node.live import LiveBackend
 from lab.node import VMS
@@ -49,14 +48,8 @@ TAP, MAC, OTHER_TAP, OTHER_MAC = VM1.tap, VM1.mac, VM2.tap, VM2.mac
 # helpers
 
 
-def endpoints(lab) -> Endpoints:
-    s = lab.settings()
-    return Endpoints(db=s["db"], ovs_rundir=s["ovs_rundir"], libvirt=s["libvirt"],
-                     netns=s["netns"])
-
-
 def live_app(lab) -> OvsVlanApp:
-    return OvsVlanApp(LiveBackend(endpoints(lab)))
+    return OvsVlanApp(LiveBackend(lab.endpoints()))
 
 
 async def until(pilot: Pilot, ready, what: str, timeout: float = 15.0) -> None:
