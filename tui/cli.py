@@ -1,4 +1,4 @@
-"""Command line: the TUI (default), ``snapshot`` and the ``lab`` commands."""
+"""Command line: the TUI (default), ``snapshot``, ``exporter`` and the ``lab`` commands."""
 
 from __future__ import annotations
 
@@ -59,6 +59,25 @@ def _count(text: str) -> int:
     return value
 
 
+def _listen(text: str):
+    from exporter.server import ListenError, parse_listen
+
+    try:
+        return parse_listen(text)
+    except ListenError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _top_flows(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"top flows must be between 0 and 1000, not {text}")
+    return value
+
+
 def _connection_flags(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     """The same flags on the main parser and each subcommand.
 
@@ -81,8 +100,8 @@ def _connection_flags(parser: argparse.ArgumentParser, *, suppress: bool) -> Non
                    help="use the built-in lab (brought up first if needed; root only)")
     g.add_argument("--lab-name", type=_lab_name, default=d("lab"), metavar="NAME",
                    help="which lab --lab and the lab commands use (default: lab)")
-    g.add_argument("--interval", type=_interval, default=d(1.0), metavar="SECONDS",
-                   help="counter refresh interval (default: 1)")
+    g.add_argument("--interval", type=_interval, default=d(None), metavar="SECONDS",
+                   help="counter refresh interval (default: 1; exporter: 5)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,6 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("--json", action="store_true",
                       help="one JSON object (schema ovsvlan-tui/snapshot/1) instead of a tree")
     _connection_flags(snap, suppress=True)
+
+    exp = sub.add_parser(
+        "exporter", help="serve the node's VLAN health as Prometheus metrics on /metrics",
+        epilog="Exit status: 0 when stopped (SIGTERM, SIGINT); 1 when the address cannot be "
+               "listened on (in use, or not an address of this machine); 2 for a usage error.")
+    exp.add_argument("--listen", type=_listen, default=None, metavar="HOST:PORT",
+                     help="where to serve (default: 127.0.0.1:9479, this machine only; any "
+                          "other address must be written out, e.g. 0.0.0.0:9479)")
+    exp.add_argument("--top-flows", type=_top_flows, default=0, metavar="N",
+                     help="also export the N busiest flows' counters (default: 0, none: "
+                          "series per flow are opt-in)")
+    _connection_flags(exp, suppress=True)
 
     lab = sub.add_parser("lab", help="a real OVS + libvirt compute node in namespaces (root only)")
     lab_sub = lab.add_subparsers(dest="lab_command", metavar="ACTION", required=True,
@@ -224,9 +255,15 @@ def main(argv: list[str] | None = None) -> int:
             from tui.snapshot import run_snapshot
 
             return run_snapshot(endpoints, as_json=args.json)
+        if args.command == "exporter":
+            from exporter.server import DEFAULT_INTERVAL, DEFAULT_LISTEN, run_exporter
+
+            return run_exporter(endpoints, args.listen or DEFAULT_LISTEN,
+                                interval=args.interval or DEFAULT_INTERVAL,
+                                top_flows=args.top_flows)
         from tui.app import run_app
 
-        return run_app(endpoints, interval=args.interval)
+        return run_app(endpoints, interval=args.interval or 1.0)
     except labmod.LabError as e:
         print(f"ovsvlan-tui: {e}", file=sys.stderr)
         return 1

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,12 @@ def cli(*args: str, as_nobody: bool = False, **kwargs) -> subprocess.CompletedPr
     ["--db", "ptcp:6640"],
     ["--db", "db.sock"],
     ["--db", "unix:"],
+    ["exporter", "--listen", ":9479"],  # every interface, without saying so
+    ["exporter", "--listen", "example.com:9479"],
+    ["exporter", "--listen", "127.0.0.1:70000"],
+    ["exporter", "--listen", "127.0.0.1:http"],
+    ["exporter", "--top-flows", "-1"],
+    ["exporter", "--top-flows", "many"],
 ], ids=lambda args: " ".join(args) or "-")
 def test_bad_input_gets_one_line_and_exit_status_2(args):
     result = cli(*args)
@@ -136,3 +143,52 @@ def test_root_gets_no_privilege_message(root_only_sockets):
                  "--libvirt", "test:///default", "--netns", "some-namespace", "snapshot", "--json")
     assert "running as" not in result.stderr
     assert "netlink:" in result.stderr  # the namespace is missing, not the privilege
+
+
+# --------------------------------------------------------------------------
+# The exporter's address: loopback unless told, and a taken port is one line.
+
+DOWN_NODE = ["--db", "unix:/nonexistent/db.sock", "--ovs-rundir", "/nonexistent",
+             "--libvirt", "test:///default"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_exporter_port_alone_listens_on_loopback_only_and_serves_with_sources_down():
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "exporter", *DOWN_NODE,
+                             "--listen", str(port), "--interval", "0.5"], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr.readline().strip().endswith(
+            f"serving http://127.0.0.1:{port}/metrics, refreshing every 0.5 s")
+        listening = Path("/proc/net/tcp").read_text().splitlines()[1:]
+        local = {line.split()[1] for line in listening if line.split()[3] == "0A"}
+        assert f"0100007F:{port:04X}" in local  # 127.0.0.1, and no 0.0.0.0 entry
+        assert f"00000000:{port:04X}" not in local
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            assert r.status == 200
+            text = r.read().decode()
+        assert 'ovsvlan_source_up{source="ovsdb"} 0.0' in text
+        assert 'ovsvlan_source_up{source="openflow"} 0.0' in text
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert "Traceback" not in err
+
+
+def test_exporter_on_a_port_in_use_says_so_in_one_line_and_exits_1():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("exporter", *DOWN_NODE, "--listen", f"127.0.0.1:{port}")
+    assert result.returncode == 1
+    assert result.stderr == (f"ovsvlan-tui exporter: cannot listen on 127.0.0.1:{port}: "
+                             "Address already in use (choose another with --listen HOST:PORT)\n")
+    assert result.stdout == ""

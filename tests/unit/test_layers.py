@@ -21,8 +21,9 @@ ALLOWED = {
     "collectors": {"collectors", "model"},
     "node": {"node", "collectors", "model"},
     "lab": {"lab", "collectors", "model"},
+    "exporter": {"exporter", "node", "collectors", "model"},
 }
-OWN = {"collectors", "model", "node", "lab", "widgets", "tui", "bench"}
+OWN = {"collectors", "model", "node", "lab", "exporter", "widgets", "tui", "bench"}
 
 
 def modules_of(package: str) -> list[str]:
