@@ -18,7 +18,8 @@ from prometheus_client.core import (
     Metric,
 )
 
-from model.join import NodeModel, ofp_name
+from model.ports import ofp_name
+from model.views import NodeModel
 from model.records import Flow
 from node.session import Refresh
 
