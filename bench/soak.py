@@ -37,7 +37,9 @@ import libvirt
 
 from collectors.endpoints import Endpoints
 from lab import node as labmod
+from model.scopes import Scope
 from tui.app import OvsVlanApp
+from tui.navigation import OpenFlows, OpenInstance, OpenPort, OpenVlan
 from node.live import LiveBackend
 
 SHARED_NODE = "test:///default"
@@ -144,12 +146,14 @@ async def drill(app: OvsVlanApp, pilot) -> None:
     if app.latest is None:
         return
     vm = labmod.VMS[0]
-    for open_screen in (lambda: app.open_instance(vm.uuid), lambda: app.open_port(vm.tap),
-                        lambda: app.open_vlan(vm.local_vlan), app.open_flows_all,
-                        app.action_problems):
-        open_screen()
+    for message in (OpenInstance(vm.uuid), OpenPort(vm.tap), OpenVlan(vm.local_vlan),
+                    OpenFlows(Scope("all"))):
+        app.post_message(message)
         await pilot.pause(0.3)
         await pilot.press("escape")
+    await pilot.press("exclamation_mark")  # the problem list
+    await pilot.pause(0.3)
+    await pilot.press("escape")
 
 
 async def watch(app: SoakApp, pilot, churn: Churn, seconds: float, every: float,

@@ -14,6 +14,7 @@ import re
 import time
 from functools import partial
 
+from textual import on
 from textual.app import App
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
@@ -22,10 +23,20 @@ from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from collectors.endpoints import Endpoints
-from model.records import Flow
 from model.scopes import Scope, ports_of_flow
 from node.session import Refresh
 from node.live import Backend, LiveBackend
+from tui.navigation import (
+    Feed,
+    OpenFlowDetail,
+    OpenFlowOwner,
+    OpenFlows,
+    OpenInstance,
+    OpenPort,
+    OpenSubject,
+    OpenVlan,
+    WantFeed,
+)
 from tui.screens.base import NodeScreen
 from tui.screens.flow_detail import FlowDetailScreen
 from tui.screens.flows import FlowsScreen
@@ -155,7 +166,7 @@ class OvsVlanApp(App):
         # A refresh slower than the interval stretches the cycle instead of queueing.
         self.effective_interval = max(self.interval, round(refresh.took * 1.5, 1))
         if not self.paused and isinstance(self.screen, NodeScreen):
-            self.screen.apply(refresh)
+            self._feed(self.screen)
         if refresh.flows_pending:  # bridges shown; their first flow dump follows at once
             self._refresh_again = False
             self._kick(now=True)
@@ -182,8 +193,8 @@ class OvsVlanApp(App):
         self.paused = not self.paused
         self.notify("display paused: collection goes on (p to resume)" if self.paused
                     else "display resumed", timeout=3)
-        if self.latest is not None and isinstance(self.screen, NodeScreen):
-            self.screen.apply(self.latest)
+        if isinstance(self.screen, NodeScreen):
+            self._feed(self.screen)
 
     def action_mark(self) -> None:
         self.backend.request_mark()
@@ -201,61 +212,87 @@ class OvsVlanApp(App):
     def action_problems(self) -> None:
         self.push_screen(ProblemsScreen())
 
-    # -- navigation (screens call these) ----------------------------------------------
+    # -- navigation: screens post tui/navigation.py's messages, handled here ---------
 
-    def breadcrumb(self) -> list[str]:
-        return [getattr(s, "crumb", "?") for s in self.screen_stack if isinstance(s, NodeScreen)]
+    def _feed(self, screen: NodeScreen) -> None:
+        if self.latest is not None:
+            screen.apply(Feed(self.latest, self.interval, self.effective_interval, self.paused))
 
-    def open_instance(self, uuid: str) -> None:
-        inst = self.latest.model.instance(uuid) if self.latest else None
-        name = (inst.domain.nova_name or inst.domain.name) if inst else uuid[:8]
-        self.push_screen(InstanceScreen(uuid, name))
+    @on(WantFeed)
+    def _want_feed(self, message: WantFeed) -> None:
+        screen = message.screen
+        if screen is self.screen and isinstance(screen, NodeScreen):  # still on top
+            self._feed(screen)
 
-    def open_port(self, name: str) -> None:
-        self.push_screen(PortScreen(name))
+    @on(OpenInstance)
+    def _open_instance(self, message: OpenInstance) -> None:
+        self.open_instance(message.uuid)
 
-    def open_vlan(self, local_vlan: int) -> None:
-        self.push_screen(VlanScreen(local_vlan))
+    @on(OpenPort)
+    def _open_port(self, message: OpenPort) -> None:
+        self.push_screen(PortScreen(message.name))
 
-    def open_flows(self, kind: str, value: str, text: str = "") -> None:
-        scope = Scope(kind, value)  # type: ignore[arg-type]
-        model = self.latest.model if self.latest else None
-        title = scope.title(model) if kind != "port" else f"flows of {value}"
-        self.push_screen(FlowsScreen(scope, title, text))
+    @on(OpenVlan)
+    def _open_vlan(self, message: OpenVlan) -> None:
+        self.push_screen(VlanScreen(message.local_vlan))
 
-    def open_flows_all(self, text: str = "") -> None:
-        self.push_screen(FlowsScreen(Scope("all"), f"flows with {text}" if text else "all flows",
-                                     text))
+    @on(OpenFlows)
+    def _open_flows(self, message: OpenFlows) -> None:
+        self.open_flows(message.scope, message.text)
 
-    def open_flow(self, flow: Flow) -> None:
-        self.push_screen(FlowDetailScreen(flow))
+    @on(OpenFlowDetail)
+    def _open_flow_detail(self, message: OpenFlowDetail) -> None:
+        self.push_screen(FlowDetailScreen(message.flow))
 
-    def open_flow_owner(self, flow: Flow) -> None:
+    @on(OpenFlowOwner)
+    def _open_flow_owner(self, message: OpenFlowOwner) -> None:
         from collectors import openflow
 
         if self.latest is None:
             return
-        for pv in ports_of_flow(self.latest.model, flow, openflow.flow_detail(flow)):
+        for pv in ports_of_flow(self.latest.model, message.flow,
+                                openflow.flow_detail(message.flow)):
             if pv.domain_uuid:
                 self.open_instance(pv.domain_uuid)
                 return
         self.notify("no instance owns the ports of this flow", severity="warning")
 
-    def open_subject(self, kind: str, subject: str) -> None:
+    @on(OpenSubject)
+    def _open_subject(self, message: OpenSubject) -> None:
         """From a problem to what it concerns."""
         model = self.latest.model if self.latest else None
         if model is None:
             return
+        subject = message.subject
         if subject.startswith("vlan ") and subject[5:].isdigit():
-            self.open_vlan(int(subject[5:]))
+            self.push_screen(VlanScreen(int(subject[5:])))
         elif model.port(subject) is not None:
-            self.open_port(subject)
+            self.push_screen(PortScreen(subject))
         else:
             for inst in model.instances:
                 if any(v.vnic.target == subject or v.vnic.mac == subject for v in inst.vnics):
                     self.open_instance(inst.domain.uuid)
                     return
             self.notify(f"{subject} is not on this node any more", severity="warning")
+
+    def open_instance(self, uuid: str) -> None:
+        inst = self.latest.model.instance(uuid) if self.latest else None
+        name = (inst.domain.nova_name or inst.domain.name) if inst else uuid[:8]
+        self.push_screen(InstanceScreen(uuid, name))
+
+    def open_flows(self, scope: Scope, text: str = "") -> None:
+        model = self.latest.model if self.latest else None
+        if scope.kind == "all":
+            title = f"flows with {text}" if text else "all flows"
+        elif scope.kind == "port":
+            title = f"flows of {scope.value}"
+        else:
+            title = scope.title(model)
+        self.push_screen(FlowsScreen(scope, title, text))
+
+    def _go(self, message_type: type[Message], *args) -> None:
+        """A jump from the command palette: the same message a screen would post."""
+        self.post_message(message_type(*args))
 
     def jump_targets(self) -> list[tuple[str, str, object]]:
         """Everything ctrl+p can jump to, rebuilt once per refresh."""
@@ -265,7 +302,7 @@ class OvsVlanApp(App):
         out: list[tuple[str, str, object]] = []
         for inst in model.instances:
             d = inst.domain
-            go = partial(self.open_instance, d.uuid)
+            go = partial(self._go, OpenInstance, d.uuid)
             if d.nova_name:
                 out.append((d.nova_name, f"instance {d.name} ({d.state})", go))
             out.append((d.name, f"domain, Nova name {d.nova_name or '-'}", go))
@@ -273,15 +310,15 @@ class OvsVlanApp(App):
             for v in inst.vnics:
                 if v.vnic.mac:
                     out.append((v.vnic.mac, f"vNIC of {d.nova_name or d.name}",
-                                partial(self.open_port, v.port.name) if v.port else go))
+                                partial(self._go, OpenPort, v.port.name) if v.port else go))
         for pv in model.ports:
             owner = f" of {pv.domain_uuid[:8]}" if pv.domain_uuid else ""
             out.append((pv.name, f"port on {pv.bridge}, ofport {pv.ofport}{owner}",
-                        partial(self.open_port, pv.name)))
+                        partial(self._go, OpenPort, pv.name)))
             if pv.tap:
-                out.append((pv.tap, f"tap behind {pv.name}", partial(self.open_port, pv.name)))
+                out.append((pv.tap, f"tap behind {pv.name}", partial(self._go, OpenPort, pv.name)))
         for v in model.vlans:
-            go = partial(self.open_vlan, v.local_vlan)
+            go = partial(self._go, OpenVlan, v.local_vlan)
             out.append((f"vlan {v.local_vlan}", f"local VLAN on {v.bridge}", go))
             if v.segmentation_id is not None:
                 out.append((f"vlan {v.segmentation_id}",
@@ -294,7 +331,7 @@ class OvsVlanApp(App):
                 break
         for ip in sorted(ips):
             out.append((ip, "IP seen in flows: the flows that mention it",
-                        partial(self.open_flows_all, ip)))
+                        partial(self._go, OpenFlows, Scope("all"), ip)))
         self._jump_cache = (id(self.latest), out)
         return out
 

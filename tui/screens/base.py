@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from node.session import Refresh
+from tui.navigation import Feed, WantFeed
 from widgets.status import Breadcrumb, SourceBar
 
 
@@ -36,6 +37,7 @@ class NodeScreen(Screen):
     ]
 
     crumb = "?"
+    shown: Refresh | None = None  # the last refresh the app fed this screen
 
     def compose(self) -> ComposeResult:
         yield SourceBar(id="sources")
@@ -50,26 +52,27 @@ class NodeScreen(Screen):
     # -- refreshes ----------------------------------------------------------
 
     def on_screen_resume(self) -> None:
-        self.query_one(Breadcrumb).show(self.app.breadcrumb())
-        if self.app.latest is not None:
-            self.apply(self.app.latest)
+        self.query_one(Breadcrumb).show(
+            [s.crumb for s in self.app.screen_stack if isinstance(s, NodeScreen)])
+        self.post_message(WantFeed(self))
 
-    def apply(self, refresh: Refresh) -> None:
+    def apply(self, feed: Feed) -> None:
         """Called by the app for the screen on top only: hidden screens do no work."""
-        app = self.app
+        refresh = feed.refresh
+        self.shown = refresh
         model = refresh.model
         try:
             bar = self.query_one(SourceBar)
-        except NoMatches:  # pushed but not composed yet: on_screen_resume shows it
+        except NoMatches:  # pushed but not composed yet: on_screen_resume asks again
             return
         bar.show(
             hostname=model.hostname,
             ovs_version=model.ovs_version,
             datapaths=[b.datapath_type or "system" for b in model.bridges],
             sources=model.sources,
-            interval=app.effective_interval,
-            adapted=app.effective_interval > app.interval,
-            paused=app.paused,
+            interval=feed.effective_interval,
+            adapted=feed.effective_interval > feed.interval,
+            paused=feed.paused,
             mark_age=(refresh.at - refresh.mark_time) if refresh.mark_time is not None else None,
             problems=len(model.problems),
             now=refresh.at,

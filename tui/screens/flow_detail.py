@@ -18,6 +18,7 @@ from model.records import Flow
 from model.scopes import ports_of_flow
 from node.session import Refresh
 from tui import rows
+from tui.navigation import OpenInstance, OpenPort
 from tui.screens.base import NodeScreen
 from widgets import format as fmt
 
@@ -146,13 +147,13 @@ class FlowDetailScreen(NodeScreen):
 
     def action_port(self) -> None:
         if self.ports:
-            self.app.open_port(self.ports[0].name)
+            self.post_message(OpenPort(self.ports[0].name))
         else:
             self.notify("this flow is not tied to one port", severity="warning")
 
     def action_instance(self) -> None:
         for pv in self.ports:
             if pv.domain_uuid:
-                self.app.open_instance(pv.domain_uuid)
+                self.post_message(OpenInstance(pv.domain_uuid))
                 return
         self.notify("no instance owns the ports of this flow", severity="warning")

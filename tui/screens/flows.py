@@ -13,6 +13,7 @@ from textual.widgets import Input, Static
 from model.scopes import SORTS, Scope, select_flows
 from node.session import Refresh
 from tui import rows
+from tui.navigation import OpenFlowDetail, OpenFlowOwner
 from tui.screens.base import NodeScreen
 from widgets.virtual_table import LazyRows, VirtualTable
 
@@ -47,6 +48,7 @@ class FlowsScreen(NodeScreen):
         self._flows: list = []
         self._flow_index: dict[str, int] = {}
         self._refresh: Refresh | None = None
+        self._generation = 0  # of the newest flow choice asked for
 
     def body(self) -> ComposeResult:
         yield Static(id="summary")
@@ -62,12 +64,20 @@ class FlowsScreen(NodeScreen):
         self._refresh = refresh
         self._select(refresh, self.text, self.sort)
 
+    def _select(self, refresh: Refresh, text: str, sort: str):
+        """Start choosing the flows to show; only the newest choice lands."""
+        self._generation += 1
+        return self._choose(self._generation, refresh, text, sort)
+
     # A description, or Textual names the worker by repr() of its arguments:
     # the whole Refresh, 0.3 s of the UI thread's time at 50k flows.
     @work(thread=True, exclusive=True, group="flow-select", description="select flows")
-    def _select(self, refresh: Refresh, text: str, sort: str) -> None:
+    def _choose(self, generation: int, refresh: Refresh, text: str, sort: str) -> None:
         """Choosing and ordering flows is O(flows): off the UI thread, which
-        then builds only the rows on screen."""
+        then builds only the rows on screen. A thread cannot be stopped, so a
+        superseded choice still finishes: its generation is then not the
+        newest and _show_rows drops it (else a slow old choice, say a filter
+        just cleared, would land over the newer one)."""
         model = refresh.model
         flows = select_flows(model, self.scope, text, sort,
                              lambda f: (refresh.rate(f) or (None, None))[0])
@@ -76,11 +86,13 @@ class FlowsScreen(NodeScreen):
         total = sum(len(d.flows) for d in model.flows.values())
         cookies = Counter(f.cookie for f in flows)
         moving = sum(1 for f in flows if (refresh.rate(f) or (0,))[0])
-        self.app.call_from_thread(self._show_rows, refresh, flows, keys, index, total,
-                                  cookies, moving, text, sort)
+        self.app.call_from_thread(self._show_rows, generation, refresh, flows, keys, index,
+                                  total, cookies, moving, text, sort)
 
-    def _show_rows(self, refresh, flows, keys, index, total, cookies, moving, text,
+    def _show_rows(self, generation, refresh, flows, keys, index, total, cookies, moving, text,
                    sort) -> None:
+        if generation != self._generation:
+            return  # superseded: a newer choice is on its way
         model = refresh.model
         self._flows = flows
         self._flow_index = index
@@ -132,9 +144,9 @@ class FlowsScreen(NodeScreen):
     def on_virtual_table_row_selected(self, event: VirtualTable.RowSelected) -> None:
         flow = self._flow(event.key)
         if flow is not None:
-            self.app.open_flow(flow)
+            self.post_message(OpenFlowDetail(flow))
 
     def action_instance(self) -> None:
         flow = self._flow(self.query_one("#flows", VirtualTable).cursor_key)
         if flow is not None:
-            self.app.open_flow_owner(flow)
+            self.post_message(OpenFlowOwner(flow))

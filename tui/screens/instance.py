@@ -7,8 +7,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from model.scopes import Scope
 from node.session import Refresh
 from tui import rows
+from tui.navigation import OpenFlows, OpenPort
 from tui.screens.base import NodeScreen
 from widgets.keyed_table import KeyedTable
 
@@ -58,14 +60,14 @@ class InstanceScreen(NodeScreen):
         self.query_one("#paths", Static).update(paths)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        inst = self.app.latest.model.instance(self.uuid) if self.app.latest else None
+        inst = self.shown.model.instance(self.uuid) if self.shown else None
         for vv in inst.vnics if inst else ():
             if (vv.vnic.target or vv.vnic.mac) == event.row_key.value:
                 if vv.port is not None:
-                    self.app.open_port(vv.port.name)
+                    self.post_message(OpenPort(vv.port.name))
                 else:
                     self.notify(f"{vv.vnic.target} is on no OVS bridge: nothing to drill into",
                                 severity="warning")
 
     def action_flows(self) -> None:
-        self.app.open_flows("instance", self.uuid)
+        self.post_message(OpenFlows(Scope("instance", self.uuid)))

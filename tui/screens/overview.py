@@ -8,8 +8,10 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from model.scopes import Scope
 from node.session import Refresh
 from tui import rows
+from tui.navigation import OpenFlows, OpenInstance, OpenPort, OpenVlan
 from tui.screens.base import NodeScreen
 from widgets.keyed_table import KeyedTable
 from widgets.status import source_text
@@ -93,11 +95,11 @@ class OverviewScreen(NodeScreen):
         key = event.row_key.value
         table = event.data_table.id
         if table == "instances":
-            self.app.open_instance(key.split("/")[0])
+            self.post_message(OpenInstance(key.split("/")[0]))
         elif table == "vlans":
-            self.app.open_vlan(int(key))
+            self.post_message(OpenVlan(int(key)))
         elif table == "ports":
-            self.app.open_port(key)
+            self.post_message(OpenPort(key))
 
     def action_flows(self) -> None:
-        self.app.open_flows_all()
+        self.post_message(OpenFlows(Scope("all")))

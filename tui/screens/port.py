@@ -10,7 +10,9 @@ from textual.containers import Grid, VerticalScroll
 from textual.widgets import Static
 
 from model.join import PortView
+from model.scopes import Scope
 from node.session import Refresh
+from tui.navigation import OpenFlows, OpenInstance, OpenVlan
 from tui.screens.base import NodeScreen
 from widgets.counters import CounterPanel
 
@@ -73,8 +75,7 @@ class PortScreen(NodeScreen):
         self.set_class(self.size.width < 120, "narrow")
 
     def _port(self) -> PortView | None:
-        latest = self.app.latest
-        return latest.model.port(self.port_name) if latest else None
+        return self.shown.model.port(self.port_name) if self.shown else None
 
     def show(self, refresh: Refresh) -> None:
         model = refresh.model
@@ -165,24 +166,24 @@ class PortScreen(NodeScreen):
                   "no libvirt domain owns this port"))
 
     def action_flows(self) -> None:
-        self.app.open_flows("port", self.port_name)
+        self.post_message(OpenFlows(Scope("port", self.port_name)))
 
     def action_bridge(self) -> None:
         pv = self._port()
         if pv:
-            self.app.open_flows("bridge", pv.bridge)
+            self.post_message(OpenFlows(Scope("bridge", pv.bridge)))
 
     def action_vlan(self) -> None:
         pv = self._port()
         if pv and pv.port.tag is not None:
-            self.app.open_vlan(pv.port.tag)
+            self.post_message(OpenVlan(pv.port.tag))
         else:
             self.notify("this port has no local VLAN tag", severity="warning")
 
     def action_instance(self) -> None:
         pv = self._port()
         if pv and pv.domain_uuid:
-            self.app.open_instance(pv.domain_uuid)
+            self.post_message(OpenInstance(pv.domain_uuid))
         else:
             self.notify("no instance owns this port", severity="warning")
 

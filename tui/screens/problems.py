@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from node.session import Refresh
+from tui.navigation import OpenSubject
 from tui.screens.base import NodeScreen
 from widgets.keyed_table import KeyedTable
 
@@ -43,6 +44,8 @@ class ProblemsScreen(NodeScreen):
         self.query_one("#summary", Static).update(summary)
         table = self.query_one("#problems", KeyedTable)
         table.display = bool(problems)  # no header over an empty list
+        if problems and self.focused is None:  # hidden, it lost the focus: Enter needs it
+            table.focus()
         table.sync([(f"{p.kind}\x1f{p.subject}\x1f{n}", [p.kind, p.subject, p.detail])
                     for n, p in enumerate(problems)])
         self._show_detail(table.cursor_key)
@@ -58,5 +61,5 @@ class ProblemsScreen(NodeScreen):
             Text(problems[n].detail) if 0 <= n < len(problems) else "")
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        kind, subject, _ = event.row_key.value.split("\x1f")
-        self.app.open_subject(kind, subject)
+        _, subject, _ = event.row_key.value.split("\x1f")
+        self.post_message(OpenSubject(subject))

@@ -9,8 +9,10 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from model.scopes import Scope
 from node.session import Refresh
 from tui import rows
+from tui.navigation import OpenFlowDetail, OpenFlows, OpenInstance, OpenPort
 from tui.screens.base import NodeScreen
 from widgets.keyed_table import KeyedTable
 from widgets.virtual_table import VirtualTable
@@ -103,27 +105,27 @@ class VlanScreen(NodeScreen):
             [rows.flow_row(model, refresh, f, k) for k, f in self._keys.items()])
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.app.open_port(event.row_key.value)
+        self.post_message(OpenPort(event.row_key.value))
 
     def on_virtual_table_row_selected(self, event: VirtualTable.RowSelected) -> None:
         flow = self._keys.get(event.key)
         if flow is not None:
-            self.app.open_flow(flow)
+            self.post_message(OpenFlowDetail(flow))
 
     def action_flows(self) -> None:
-        self.app.open_flows("vlan", str(self.local_vlan))
+        self.post_message(OpenFlows(Scope("vlan", str(self.local_vlan))))
 
     def action_nic(self) -> None:
-        v = self.app.latest.model.vlan(self.local_vlan) if self.app.latest else None
+        v = self.shown.model.vlan(self.local_vlan) if self.shown else None
         if v and v.nics:
-            self.app.open_port(v.nics[0])
+            self.post_message(OpenPort(v.nics[0]))
         else:
             self.notify("no physical NIC known for this VLAN", severity="warning")
 
     def action_instance(self) -> None:
         key = self.query_one("#members", KeyedTable).cursor_key
-        pv = self.app.latest.model.port(key) if key and self.app.latest else None
+        pv = self.shown.model.port(key) if key and self.shown else None
         if pv and pv.domain_uuid:
-            self.app.open_instance(pv.domain_uuid)
+            self.post_message(OpenInstance(pv.domain_uuid))
         else:
             self.notify("select a port that belongs to an instance", severity="warning")
