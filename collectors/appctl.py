@@ -90,6 +90,15 @@ def run(rundir: str | None, command: str, *args: str, timeout: int = 5) -> str:
     return proc.stdout
 
 
+def trace(rundir: str | None, args: list[str]) -> tuple[Trace, tuple[DpifPort, ...]]:
+    """One ``ofproto/trace`` and the ofport/datapath-port map to read its output with.
+
+    Only the trace and ``dpif/show`` run: no flow table is dumped for it.
+    """
+    text = run(rundir, "ofproto/trace", *args, timeout=10)
+    return parse_trace(text), parse_dpif_show(run(rundir, "dpif/show"))
+
+
 # --------------------------------------------------------------------------
 # ofproto/trace
 
@@ -169,10 +178,25 @@ def parse_trace(text: str) -> Trace:
                 stripped[2:].strip() if stripped.startswith("->") else stripped)
             continue
         if stripped.startswith(_RESUME):
+            # OVS heads a resumed pass with the bridge the trace started on; the
+            # pass really resumes where the ct(table=N) that recirculated it was.
+            m = re.match(r"Resuming from table ([0-9]+)$", stripped)
+            if m:
+                bridge = _ct_bridge(passes, int(m.group(1))) or bridge
             continue
         unparsed.append(line)
     close_pass()
     return Trace(tuple(passes), tuple(unparsed))
+
+
+def _ct_bridge(passes: list[TracePass], table: int) -> str | None:
+    """The bridge of the last ct(...,table=N) step before a resumed pass."""
+    want = re.compile(rf"table={table}(?![0-9])")
+    for p in reversed(passes):
+        for s in reversed(p.steps):
+            if any(a.startswith("ct(") and want.search(a) for a in s.actions):
+                return s.bridge
+    return None
 
 
 def _step(b: dict) -> TraceStep:

@@ -126,6 +126,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also export the N busiest flows' counters (default: 0, none: "
                           "series per flow are opt-in)")
     _connection_flags(exp, suppress=True)
+    tr = sub.add_parser("trace", help="trace one packet from a vNIC (ofproto/trace, read-only)")
+    tr.add_argument("--port", required=True, metavar="TAP",
+                    help="the vNIC's tap, OVS port or MAC")
+    tr.add_argument("--to", required=True, metavar="IP", help="destination (e.g. the gateway)")
+    tr.add_argument("--proto", default="icmp", metavar="icmp|arp|tcp:N|udp:N",
+                    help="what to send (default: icmp echo)")
+    tr.add_argument("--from-wire", action="store_true",
+                    help="the reverse direction: from the NIC on the provider VLAN toward the vNIC")
+    tr.add_argument("--src", metavar="IP", help="the vNIC's IP (default: from its firewall flows)")
+    tr.add_argument("--to-mac", metavar="MAC",
+                    help="destination MAC (default: broadcast, as before ARP resolves it)")
+    tr.add_argument("--json", action="store_true", help="one JSON object (ovsvlan-tui/trace/1)")
+    _connection_flags(tr, suppress=True)
 
     lab = sub.add_parser("lab", help="a real OVS + libvirt compute node in namespaces (root only)")
     lab_sub = lab.add_subparsers(dest="lab_command", metavar="ACTION", required=True,
@@ -261,6 +274,12 @@ def main(argv: list[str] | None = None) -> int:
             return run_exporter(endpoints, args.listen or DEFAULT_LISTEN,
                                 interval=args.interval or DEFAULT_INTERVAL,
                                 top_flows=args.top_flows)
+        if args.command == "trace":
+            from tui.trace_command import run_trace
+
+            return run_trace(endpoints, port=args.port, to=args.to, proto=args.proto,
+                             from_wire=args.from_wire, src=args.src, to_mac=args.to_mac,
+                             as_json=args.json)
         from tui.app import run_app
 
         return run_app(endpoints, interval=args.interval or 1.0)

@@ -146,5 +146,12 @@ async def test_the_tui_and_snapshot_change_nothing_on_the_node(fresh_lab, monkey
         cwd=REPO, capture_output=True, text=True, timeout=60)
     assert snap.returncode == 0, snap.stderr
     assert json.loads(snap.stdout)["instances"]
+    for extra in ([], ["--from-wire"], ["--proto", "arp"], ["--proto", "tcp:22"]):
+        tr = subprocess.run(
+            [sys.executable, "-m", "tui.cli", *endpoint_flags(fresh_lab.endpoints()),
+             "trace", "--port", vm.tap, "--to", labmod.GATEWAY, "--json", *extra],
+            cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert tr.returncode in (0, 1), tr.stderr
+        assert json.loads(tr.stdout)["hops"]
 
     assert node_state(fresh_lab) == before
