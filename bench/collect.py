@@ -17,9 +17,7 @@ import subprocess
 import time
 
 from bench.node import BenchNode
-from collectors import ovsdb
-from collectors.domains import LibvirtSource
-from model.records import SourceState
+from node.once import opened
 from node.session import NodeSession, Refresh
 
 
@@ -36,18 +34,6 @@ def raw_dump(node: BenchNode, bridge: str = "br-int") -> dict:
     started = time.perf_counter()
     subprocess.run(args, stdout=subprocess.DEVNULL, env=env, check=True, timeout=60)
     return {"wall_s": time.perf_counter() - started, "cpu_s": _children_cpu() - children}
-
-
-def open_session(node: BenchNode) -> tuple[NodeSession, LibvirtSource]:
-    """A session on the node as the snapshot command opens one (OVSDB read once)."""
-    endpoints = node.endpoints()
-    session = NodeSession(endpoints)
-    session.set_ovsdb(ovsdb.read_once(endpoints.db, timeout=10.0))
-    session.set_state(SourceState("ovsdb", "live"))
-    source = LibvirtSource(endpoints.libvirt)
-    source.open()
-    session.set_libvirt(source)
-    return session, source
 
 
 def timed_refresh(session: NodeSession) -> tuple[dict, Refresh]:
@@ -73,9 +59,11 @@ def measure(node: BenchNode, runs: int, interval: float = 1.0) -> dict:
 
     Pairs are interleaved so both see the same load on the machine.
     """
-    session, source = open_session(node)
-    try:
+    with opened(node.endpoints(), ovsdb_timeout=10.0) as session:
         cold, refresh = timed_refresh(session)
+        ovsdb_state = next(s for s in refresh.model.sources if s.source == "ovsdb")
+        if ovsdb_state.status != "live":
+            raise RuntimeError(f"the bench node's OVSDB: {ovsdb_state.detail}")
         flows = len(refresh.model.flows["br-int"].flows)
         dumps, refreshes = [], []
         last = time.monotonic()
@@ -84,8 +72,6 @@ def measure(node: BenchNode, runs: int, interval: float = 1.0) -> dict:
             time.sleep(max(0.0, interval - (time.monotonic() - last)))
             last = time.monotonic()
             refreshes.append(timed_refresh(session)[0])
-    finally:
-        source.close()
     raw, steady = _median(dumps), _median(refreshes)
     return {
         "flows": flows,

@@ -29,7 +29,7 @@ def frozen_map(d: Mapping | None) -> Mapping:
 # --------------------------------------------------------------------------
 # Source health, shown in every pane's header.
 
-SourceStatus = Literal["connecting", "live", "stale", "error"]
+SourceStatus = Literal["connecting", "live", "stale", "error", "saved"]  # saved: from records saved earlier
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from collectors.endpoints import Endpoints
 from collectors.ovsdb import OvsdbCollector
 from model.records import SourceState
 from node.session import NodeSession, Refresh
+from node.sources import LiveSources
 
 
 class Backend(Protocol):
@@ -37,7 +38,8 @@ class LiveBackend:
 
     def __init__(self, endpoints: Endpoints) -> None:
         self.endpoints = endpoints
-        self.session = NodeSession(endpoints, topology_first=True)
+        self.sources = LiveSources(endpoints, topology_first=True)
+        self.session = NodeSession(self.sources)
         self._ovsdb: OvsdbCollector | None = None
         self._libvirt: LibvirtSource | None = None
         self._watcher: netlink.LinkWatcher | None = None
@@ -50,11 +52,11 @@ class LiveBackend:
         self._changed = changed
 
         def on_snapshot(snapshot) -> None:
-            self.session.set_ovsdb(snapshot)
+            self.sources.set_ovsdb(snapshot)
             changed("ovsdb")
 
         def on_state(state: SourceState) -> None:
-            self.session.set_state(state)
+            self.sources.set_state(state)
             changed("ovsdb")
 
         self._ovsdb = OvsdbCollector(self.endpoints.db, on_snapshot, on_state)
@@ -73,21 +75,21 @@ class LiveBackend:
                 pass  # events are bound to another loop (tests): polling still works
             source.open()
         except LibvirtUnavailable as e:
-            self.session.set_state(SourceState("libvirt", "error", str(e)))
+            self.sources.set_state(SourceState("libvirt", "error", str(e)))
             self._changed("libvirt")
             self._retry = self._loop.call_later(10.0, self._open_libvirt)
             return
         self._libvirt = source
-        self.session.set_libvirt(source)
+        self.sources.set_libvirt(source)
         self._changed("libvirt")
 
     def _on_domain_event(self, uuid: str, event: str) -> None:
-        self.session.domains_changed()
+        self.sources.domains_changed()
         self._changed("libvirt")
 
     def _on_libvirt_closed(self, reason: str) -> None:
-        self.session.set_libvirt(None)
-        self.session.set_state(SourceState("libvirt", "stale",
+        self.sources.set_libvirt(None)
+        self.sources.set_state(SourceState("libvirt", "stale",
                                            f"connection closed ({reason}); reconnecting"))
         if self._libvirt is not None:
             self._libvirt.close()
@@ -99,13 +101,13 @@ class LiveBackend:
     async def _watch_links(self) -> None:
         """Taps appearing and vanishing show at once, not at the next interval."""
         def on_link(_ifname: str) -> None:
-            self.session.links_changed()
+            self.sources.links_changed()
             self._changed("netlink")
         self._watcher = netlink.LinkWatcher(on_link, netns=self.endpoints.netns)
         try:
             await self._watcher.start()
         except netlink.NetlinkUnavailable as e:
-            self.session.set_state(SourceState("netlink", "error", str(e)))
+            self.sources.set_state(SourceState("netlink", "error", str(e)))
             self._watcher = None
         except Exception:  # pyroute2 can raise from deep inside
             # Only the shortcut is lost: every refresh still reads the links.

@@ -8,33 +8,9 @@ import sys
 from rich.console import Console
 from rich.tree import Tree
 
-from collectors import ovsdb
 from model.contract import to_contract
-from collectors.domains import LibvirtSource, LibvirtUnavailable
-from collectors.endpoints import Endpoints
 from model.join import NodeModel
-from model.records import SourceState
-from node.session import NodeSession
-
-
-def collect_once(endpoints: Endpoints) -> NodeModel:
-    """Read every source once; an unreachable one is reported in the model."""
-    session = NodeSession(endpoints)
-    try:
-        session.set_ovsdb(ovsdb.read_once(endpoints.db, timeout=5.0))
-        session.set_state(SourceState("ovsdb", "live"))
-    except ovsdb.OvsdbError as e:
-        session.set_state(SourceState("ovsdb", "error", str(e)))
-    source = LibvirtSource(endpoints.libvirt)
-    try:
-        source.open()
-        session.set_libvirt(source)
-    except LibvirtUnavailable as e:
-        session.set_state(SourceState("libvirt", "error", str(e)))
-    try:
-        return session.refresh().model
-    finally:
-        source.close()
+from node.once import collect_once
 
 
 def run_snapshot(endpoints: Endpoints, *, as_json: bool) -> int:

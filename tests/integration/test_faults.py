@@ -36,6 +36,8 @@ from model.records import (
 )
 from model.scopes import Scope, scope_filter
 from node.session import NodeSession
+from node.saved import SavedBackend
+from node.sources import LiveSources
 from tests.integration.live_app import (
     LiveApp,
     all_live,
@@ -432,31 +434,17 @@ async def test_80x24_and_back_with_long_names_and_hundreds_of_vlans(fresh_lab):
     assert app.errors() == []
 
 
-class RecordsBackend:
+class RecordsBackend(SavedBackend):
     """The real session over an OVSDB snapshot built by the test: nothing else
     is reachable (every other source fails as on a broken node)."""
 
     def __init__(self, snapshot: OvsdbSnapshot, rundir: Path) -> None:
-        self.session = NodeSession(Endpoints(db=f"unix:{rundir}/db.sock", ovs_rundir=str(rundir),
-                                             libvirt=f"test://{rundir}/none.xml",
-                                             netns="ovsvlan-no-such-ns"))
-        self.session.set_ovsdb(snapshot)
-        self.session.set_state(SourceState("ovsdb", "live", "records from the test"))
-
-    def start(self, loop, changed) -> None:
-        pass
-
-    def refresh(self):
-        return self.session.refresh()
-
-    async def stop(self) -> None:
-        pass
-
-    def request_mark(self) -> None:
-        self.session.request_mark()
-
-    def clear_mark(self) -> None:
-        self.session.clear_mark()
+        sources = LiveSources(Endpoints(db=f"unix:{rundir}/db.sock", ovs_rundir=str(rundir),
+                                        libvirt=f"test://{rundir}/none.xml",
+                                        netns="ovsvlan-no-such-ns"))
+        sources.set_ovsdb(snapshot)
+        sources.set_state(SourceState("ovsdb", "live", "records from the test"))
+        self.session = NodeSession(sources)
 
 
 def every_vlan_snapshot() -> OvsdbSnapshot:
@@ -526,9 +514,9 @@ def test_flows_of_ports_with_long_or_quoted_names_are_theirs(fresh_lab):
         ofport = int(vsctl(fresh_lab, "get", "Interface", name, "ofport"))
         ofctl(fresh_lab, "add-flow", "br-int",
               f"table=7,priority=9,in_port={ofport},actions=output:{ofport}")
-    session = NodeSession(lab_endpoints(fresh_lab))
-    session.set_ovsdb(ovsdb.read_once(fresh_lab.db))
-    model = session.refresh().model
+    sources = LiveSources(lab_endpoints(fresh_lab))
+    sources.set_ovsdb(ovsdb.read_once(fresh_lab.db))
+    model = NodeSession(sources).refresh().model
     for name in (LONG, quoted):
         mine = [f for f in model.flows["br-int"].flows
                 if scope_filter(model, Scope("port", name))(f)]
@@ -639,14 +627,14 @@ async def test_an_unexpected_ovsdb_failure_is_shown_and_followed_by_a_fresh_star
     # What the OVSDB pane is told, every state (the error may last less than
     # one refresh interval before the fresh start replaces it).
     seen: list[str] = []
-    real_set_state = NodeSession.set_state
+    real_set_state = LiveSources.set_state
 
     def recording_set_state(self, state):
         if state.source == "ovsdb" and state.status == "error":
             seen.append(state.detail)
         real_set_state(self, state)
 
-    monkeypatch.setattr(NodeSession, "set_state", recording_set_state)
+    monkeypatch.setattr(LiveSources, "set_state", recording_set_state)
     app = LiveApp(lab_endpoints(fresh_lab))
     async with app.run_test(size=(120, 40)) as pilot:
         await all_live(pilot)

@@ -10,6 +10,7 @@ from collectors import ovsdb
 from collectors.domains import LibvirtSource
 from model.records import SourceState
 from node.session import NodeSession
+from node.sources import LiveSources
 from tests.integration.live_app import lab_endpoints
 
 pytestmark = pytest.mark.lab
@@ -19,12 +20,12 @@ pytestmark = pytest.mark.lab
 def session(shared_lab):
     """A session as the TUI opens one: OVSDB and libvirt connected, no refresh yet."""
     endpoints = lab_endpoints(shared_lab)
-    session = NodeSession(endpoints, topology_first=True)
-    session.set_ovsdb(ovsdb.read_once(shared_lab.db))
-    session.set_state(SourceState("ovsdb", "live"))
+    sources = LiveSources(endpoints, topology_first=True)
+    sources.set_ovsdb(ovsdb.read_once(shared_lab.db))
+    sources.set_state(SourceState("ovsdb", "live"))
     with LibvirtSource(endpoints.libvirt) as source:
-        session.set_libvirt(source)
-        yield session
+        sources.set_libvirt(source)
+        yield NodeSession(sources)
 
 
 def test_topology_comes_first_then_flows_with_no_false_problem_in_between(session):
@@ -47,8 +48,8 @@ def test_topology_comes_first_then_flows_with_no_false_problem_in_between(sessio
 
 
 def test_a_snapshot_session_reads_flows_at_once(shared_lab):
-    session = NodeSession(lab_endpoints(shared_lab))
-    session.set_ovsdb(ovsdb.read_once(shared_lab.db))
-    refresh = session.refresh()
+    sources = LiveSources(lab_endpoints(shared_lab))
+    sources.set_ovsdb(ovsdb.read_once(shared_lab.db))
+    refresh = NodeSession(sources).refresh()
     assert not refresh.flows_pending
     assert len(refresh.model.flows["br-int"].flows) > 10

@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 
 from collectors import netlink
-from node import session as session_module
+from node import sources as sources_module
 from collectors.endpoints import Endpoints
 from model.records import Link
 from node.session import NodeSession
+from node.sources import LiveSources
 
 
 def link(rx_packets: int) -> Link:
@@ -32,8 +33,9 @@ def reads(monkeypatch) -> list[int]:
 
 def a_session() -> NodeSession:
     # No OVSDB snapshot and no libvirt: a refresh reads links and nothing else.
-    return NodeSession(Endpoints(db="unix:/nonexistent/db.sock", ovs_rundir="/nonexistent",
-                                 libvirt="test:///default"), hostname="node")
+    return NodeSession(LiveSources(Endpoints(db="unix:/nonexistent/db.sock",
+                                             ovs_rundir="/nonexistent",
+                                             libvirt="test:///default")), hostname="node")
 
 
 def test_links_are_read_once_per_poll_period_not_at_every_refresh(reads):
@@ -47,7 +49,7 @@ def test_links_are_read_once_per_poll_period_not_at_every_refresh(reads):
 def test_a_link_change_makes_the_next_refresh_read_links(reads):
     session = a_session()
     session.refresh()
-    session.links_changed()
+    session.sources.links_changed()
     second = session.refresh()
     assert len(reads) == 2
     assert second.model.sources  # the refresh went through
@@ -57,10 +59,10 @@ def test_a_link_change_makes_the_next_refresh_read_links(reads):
 def test_link_rates_stay_between_reads(reads, monkeypatch):
     session = a_session()
     session.refresh()
-    session.links_changed()
+    session.sources.links_changed()
     measured = session.refresh().link_rates["tap1"]
     assert session.refresh().link_rates["tap1"] == measured  # not read: still shown
-    monkeypatch.setattr(session_module, "LINK_POLL", 0.0)
+    monkeypatch.setattr(sources_module, "LINK_POLL", 0.0)
     session.refresh()
     assert len(reads) == 3
 

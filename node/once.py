@@ -1,0 +1,45 @@
+"""A node read once, as ``snapshot`` and the benchmark read it: OVSDB read
+(not followed), libvirt opened, then as many refreshes as the caller wants."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from collectors import ovsdb
+from collectors.domains import LibvirtSource, LibvirtUnavailable
+from collectors.endpoints import Endpoints
+from model.join import NodeModel
+from model.records import SourceState
+from node.session import NodeSession
+from node.sources import LiveSources
+
+
+@contextmanager
+def opened(endpoints: Endpoints, *, ovsdb_timeout: float = 5.0) -> Iterator[NodeSession]:
+    """A session on the node with OVSDB read once; libvirt is closed on the way out.
+
+    An unreachable source is reported in the session's states, never raised.
+    """
+    sources = LiveSources(endpoints)
+    try:
+        sources.set_ovsdb(ovsdb.read_once(endpoints.db, timeout=ovsdb_timeout))
+        sources.set_state(SourceState("ovsdb", "live"))
+    except ovsdb.OvsdbError as e:
+        sources.set_state(SourceState("ovsdb", "error", str(e)))
+    libvirt = LibvirtSource(endpoints.libvirt)
+    try:
+        libvirt.open()
+        sources.set_libvirt(libvirt)
+    except LibvirtUnavailable as e:
+        sources.set_state(SourceState("libvirt", "error", str(e)))
+    try:
+        yield NodeSession(sources)
+    finally:
+        libvirt.close()
+
+
+def collect_once(endpoints: Endpoints) -> NodeModel:
+    """Read every source once; an unreachable one is reported in the model."""
+    with opened(endpoints) as session:
+        return session.refresh().model
