@@ -225,6 +225,8 @@ def _detail_from_ofpflow(flow: Flow) -> FlowDetail:
             detail["dl_dst"] = kv.meta.vstring
         elif _REG_MATCH.fullmatch(key):
             regs[key] = value.value
+        elif key == "metadata":
+            detail["metadata"] = value.value
 
     outputs: list[str] = []
     resubmits: list[int] = []
@@ -257,6 +259,8 @@ def _detail_from_ofpflow(flow: Flow) -> FlowDetail:
                 detail["set_vlan"] = number
             elif _REG_MATCH.fullmatch(dst):
                 loads[dst] = number
+            elif dst == "metadata":
+                detail["load_metadata"] = number
         elif key == "load" and "value" in value:
             dst = value["dst"]
             reg = _REG_NXM.fullmatch(dst["field"])
@@ -266,6 +270,8 @@ def _detail_from_ofpflow(flow: Flow) -> FlowDetail:
                 loads[name] = loads.get(name, 0) | value["value"] << start
             elif dst["field"] in ("OXM_OF_VLAN_VID", "NXM_OF_VLAN_TCI") and not dst.get("start"):
                 detail["set_vlan"] = value["value"] & 0xFFF
+            elif dst["field"] == "OXM_OF_METADATA" and not dst.get("start"):
+                detail["load_metadata"] = value["value"]
         elif key == "resubmit" and isinstance(value.get("table"), int):
             resubmits.append(value["table"])
         elif key == "goto_table":
@@ -286,7 +292,7 @@ def _detail_from_ofpflow(flow: Flow) -> FlowDetail:
 _NAME = r'("(?:[^"\\]|\\.)*"|[^,\s]+)'
 _RX_IN_PORT = re.compile(r"(?:^|,)in_port=" + _NAME)
 _RX_DL_VLAN = re.compile(r"(?:^|,)dl_vlan=([0-9]{1,4})(?:,|$)")
-_RX_UNTAGGED = re.compile(r"(?:^|,)vlan_tci=0x0000(?:/0x1fff)?(?:,|$)")
+_RX_UNTAGGED = re.compile(r"(?:^|,)vlan_tci=0x0000(?:/0x1fff|/0x1000)?(?:,|$)")
 _RX_DL_SRC = re.compile(r"(?:^|,)dl_src=([0-9a-f:/]+)")
 _RX_DL_DST = re.compile(r"(?:^|,)dl_dst=([0-9a-f:/]+)")
 _RX_REG = re.compile(r"(?:^|,)reg([0-9]|1[0-5])=(0x[0-9a-f]{1,8}|[0-9]{1,10})")
@@ -299,6 +305,10 @@ _RX_LOAD = re.compile(
     r"load:(0x[0-9a-f]{1,8}|[0-9]{1,10})->NXM_NX_REG([0-9]|1[0-5])\[\]"
     r"|set_field:(0x[0-9a-f]{1,8}|[0-9]{1,10})->reg([0-9]|1[0-5])(?:,|$)"
 )
+_RX_METADATA = re.compile(r"(?:^|,)metadata=(0x[0-9a-f]{1,16}|[0-9]{1,20})(?:,|$)")
+_RX_LOAD_METADATA = re.compile(
+    r"load:(0x[0-9a-f]{1,16}|[0-9]{1,20})->OXM_OF_METADATA\[\]"
+    r"|set_field:(0x[0-9a-f]{1,16}|[0-9]{1,20})->metadata(?:,|$)")
 _RX_WORD = re.compile(r"(?:^|,)(drop|NORMAL|strip_vlan|pop_vlan|push_vlan)(?:[:,]|$)")
 
 
@@ -320,6 +330,10 @@ def _detail_from_regexes(flow: Flow) -> FlowDetail:
         value, reg = (found.group(1), found.group(2)) if found.group(1) else found.group(3, 4)
         loads[f"reg{reg}"] = _number(value)
     words = {found.group(1) for found in _RX_WORD.finditer(a)}
+    metadata = _RX_METADATA.search(m)
+    load_metadata = None
+    for found in _RX_LOAD_METADATA.finditer(a):
+        load_metadata = _number(found.group(1) or found.group(2))
     outputs = [_unquote(o) for o in _RX_OUTPUT.findall(a)]
     return FlowDetail(
         in_port=_unquote(in_port.group(1)) if in_port else None,
@@ -334,6 +348,8 @@ def _detail_from_regexes(flow: Flow) -> FlowDetail:
         outputs=tuple(o for o in outputs if o != "NORMAL"),
         resubmits=tuple(int(r or g) for r, g in _RX_TABLE.findall(a)),
         loads=frozen_map(loads),
+        metadata=_number(metadata.group(1)) if metadata else None,
+        load_metadata=load_metadata,
         drop="drop" in words or not a,
         normal="NORMAL" in words or "NORMAL" in outputs,
         partial=True,

@@ -35,7 +35,7 @@ DATABASE = "Open_vSwitch"
 
 # Only these columns are replicated; every referenced table is listed too.
 COLUMNS: Mapping[str, tuple[str, ...]] = {
-    "Open_vSwitch": ("ovs_version", "bridges"),
+    "Open_vSwitch": ("ovs_version", "bridges", "external_ids"),
     "Bridge": ("name", "datapath_type", "fail_mode", "ports"),
     "Port": ("name", "tag", "trunks", "vlan_mode", "other_config", "external_ids", "interfaces"),
     "Interface": (
@@ -139,7 +139,10 @@ class SnapshotCopier:
         self._ports = ports
         bridges.sort(key=lambda b: b.name)
         ovs_version = optional(root.ovs_version) if root is not None else None
-        return OvsdbSnapshot(ovs_version=ovs_version, bridges=tuple(bridges), seqno=seqno)
+        # rows made by hand (tests, saved outputs) may lack the column
+        external_ids = frozen_map(getattr(root, "external_ids", None))
+        return OvsdbSnapshot(ovs_version=ovs_version, bridges=tuple(bridges), seqno=seqno,
+                             external_ids=external_ids)
 
     def _port(self, row: Any, bridge: str, changed: set) -> tuple[OvsPort, frozenset]:
         kept = self._ports.get(row.uuid)

@@ -157,14 +157,7 @@ def _build_node(lab: Lab) -> None:
            "--", "set", "Interface", "eth0", "ofport_request=1")
 
     for vm in VMS:
-        vm_ns = lab.vm_ns(vm)
-        cmd.run(["ip", "-n", ns, "link", "add", vm.tap, "address", "fe" + vm.mac[2:],
-              "type", "veth", "peer", "name", "eth0", "netns", vm_ns])
-        cmd.run(["ip", "-n", ns, "link", "set", vm.tap, "up"])
-        cmd.run(["ip", "-n", vm_ns, "link", "set", "eth0", "address", vm.mac])
-        cmd.run(["ip", "-n", vm_ns, "addr", "add", vm.address, "dev", "eth0"])
-        cmd.run(["ip", "-n", vm_ns, "link", "set", "eth0", "up"])
-        cmd.run(["ip", "-n", vm_ns, "route", "add", "default", "via", vm.gateway])
+        plug_vm(lab, vm)
         other = [f"other_config:net_uuid={vm.network}", f"other_config:network_type={vm.network_type}",
                  "other_config:physical_network=provider", f"other_config:tag={vm.local_vlan}"]
         if vm.segmentation_id is not None:
@@ -176,6 +169,18 @@ def _build_node(lab: Lab) -> None:
                "external_ids:iface-status=active", f"external_ids:vm-uuid={vm.uuid}")
 
     install_flows(lab)
+
+
+def plug_vm(lab: Lab, vm: LabVm) -> None:
+    """The "VM": a namespace holding the guest end of a veth named like the tap."""
+    ns, vm_ns = lab.node_ns, lab.vm_ns(vm)
+    cmd.run(["ip", "-n", ns, "link", "add", vm.tap, "address", "fe" + vm.mac[2:],
+             "type", "veth", "peer", "name", "eth0", "netns", vm_ns])
+    cmd.run(["ip", "-n", ns, "link", "set", vm.tap, "up"])
+    cmd.run(["ip", "-n", vm_ns, "link", "set", "eth0", "address", vm.mac])
+    cmd.run(["ip", "-n", vm_ns, "addr", "add", vm.address, "dev", "eth0"])
+    cmd.run(["ip", "-n", vm_ns, "link", "set", "eth0", "up"])
+    cmd.run(["ip", "-n", vm_ns, "route", "add", "default", "via", vm.gateway])
 
 
 def install_flows(lab: Lab) -> None:
@@ -241,6 +246,12 @@ def is_up(lab: Lab) -> bool:
             and lab.node_xml.exists())
 
 
+def start_namespaces(lab: Lab) -> None:
+    for ns in lab.namespaces:
+        cmd.run(["ip", "netns", "add", ns])
+        cmd.run(["ip", "-n", ns, "link", "set", "lo", "up"])
+
+
 def up(lab: Lab) -> None:
     """Build the lab; if it is already up, leave it; if half built, rebuild it."""
     require_root("up")
@@ -249,9 +260,7 @@ def up(lab: Lab) -> None:
     down(lab)
     lab.dir.mkdir(parents=True, exist_ok=True)
     try:
-        for ns in lab.namespaces:
-            cmd.run(["ip", "netns", "add", ns])
-            cmd.run(["ip", "-n", ns, "link", "set", "lo", "up"])
+        start_namespaces(lab)
         cmd.start_ovs(lab.dir / "tor", lab.tor_ns)
         cmd.start_ovs(lab.rundir, lab.node_ns)
         _build_node(lab)

@@ -2,6 +2,19 @@
 
 Scripts and acceptance checks depend on these names and types (DESIGN.md
 section 5); fields may be added, never renamed or removed.
+
+On an ML2/OVN chassis (``node.kind`` "ml2/ovn", ``ovn`` the chassis facts:
+system_id, remote, bridge_mappings, encap, egress_tables) the same names hold:
+``local_vlan`` is null (OVN has no local VLANs); each interface adds
+``logical_port`` (its iface-id), ``datapath_key`` (the network's datapath, from
+the tap's table-0 flow), ``chassis`` and ``ovn_installed``; each entry of
+``vlans`` is a network (one per datapath) with ``datapath_key``, ``localnet``
+(the localnet port) and ``network_name`` (from the southbound DB, else null),
+its ``egress_flow`` the "logical to physical" flow pushing the provider VLAN
+onto the localnet patch and its ``ingress_flow`` the table-0 flow stripping it.
+Problem kinds added there: ``unbound-port``, ``missing-bridge-mapping``,
+``missing-localnet-patch``; ``missing-vlan-translation`` names the localnet port.
+On an ML2/OVS node all these are null and ``ovn`` is null.
 """
 
 from __future__ import annotations
@@ -59,7 +72,23 @@ def vlan_dict(v: VlanView) -> dict:
         "ports": list(v.ports),
         "egress_flow": flow_brief(v.egress_flow),
         "ingress_flow": flow_brief(v.ingress_flow),
+        # ML2/OVN (null on an ML2/OVS node): the network's datapath and localnet port
+        "datapath_key": v.datapath_key,
+        "localnet": v.localnet,
+        "network_name": v.network_name,
     }
+
+
+def ovn_dict(model: NodeModel) -> dict | None:
+    """The chassis as its local OVSDB describes it; null on an ML2/OVS node."""
+    if model.ovn is None:
+        return None
+    c = model.ovn.chassis
+    sb = model.ovn.southbound
+    return {"system_id": c.system_id, "remote": c.remote,
+            "bridge_mappings": dict(c.bridge_mappings), "encap_type": c.encap_type,
+            "encap_ip": c.encap_ip, "southbound_read": sb is not None,
+            "egress_tables": list(model.ovn.egress_tables)}
 
 
 def to_contract(model: NodeModel) -> dict:
@@ -69,7 +98,9 @@ def to_contract(model: NodeModel) -> dict:
     return {
         "schema": SCHEMA,
         "node": {"hostname": model.hostname, "ovs_version": model.ovs_version,
-                 "integration_bridge": model.integration_bridge},
+                 "integration_bridge": model.integration_bridge,
+                 "kind": "ml2/ovn" if model.ovn is not None else "ml2/ovs"},
+        "ovn": ovn_dict(model),
         "sources": [{"source": s.source, "status": s.status, "detail": s.detail}
                     for s in model.sources],
         "bridges": [{"name": b.name, "datapath_type": b.datapath_type, "fail_mode": b.fail_mode,
@@ -96,6 +127,10 @@ def to_contract(model: NodeModel) -> dict:
                 "physical_bridge": vv.physical_bridge,
                 "nics": list(vv.nics),
                 "link_state": vv.link_state,
+                "logical_port": vv.logical_port,
+                "datapath_key": vv.datapath_key,
+                "chassis": vv.chassis,
+                "ovn_installed": vv.ovn_installed,
             } for vv in inst.vnics],
         } for inst in model.instances],
         "vlans": [vlan_dict(v) for v in model.vlans],

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Iterable, Mapping
 
+from model.ovn import chassis_of, refine
 from model.ports import ofp_name, port_refers  # noqa: F401  (re-exported)
 from model.problems import find_problems
 from model.records import Observation, OvsBridge, Vnic
@@ -122,6 +123,9 @@ def build_model(obs: Observation, detail_of: DetailOf) -> NodeModel:
         _ports_by_name=by_name,
         _instances_by_uuid={i.domain.uuid: i for i in instances},
     )
+    chassis = chassis_of(obs)
+    if chassis is not None:  # ML2/OVN: the same ports and owners, OVN's networks
+        return refine(model, obs, chassis, detail_of)
     return replace(model, problems=find_problems(model))
 
 

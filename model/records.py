@@ -104,6 +104,9 @@ class OvsdbSnapshot:
     ovs_version: str | None
     bridges: tuple[OvsBridge, ...]
     seqno: int = 0  # the IDL change_seqno this was copied at
+    # Open_vSwitch.external_ids: system-id, and on an OVN chassis ovn-remote,
+    # ovn-bridge-mappings, ovn-encap-type/-ip (see model/ovn.py)
+    external_ids: Mapping[str, str] = field(default_factory=_empty_map)
 
 
 # --------------------------------------------------------------------------
@@ -157,6 +160,8 @@ class FlowDetail:
     outputs: tuple[str, ...] = ()  # output:port targets as printed
     resubmits: tuple[int, ...] = ()  # tables resubmitted / goto'd to
     loads: Mapping[str, int] = field(default_factory=_empty_map)  # {"reg5": 3} from load:/set_field
+    metadata: int | None = None  # matched metadata (OVN: the datapath's tunnel key)
+    load_metadata: int | None = None  # metadata written (OVN's table 0: the datapath of in_port)
     drop: bool = False
     normal: bool = False
     partial: bool = False  # the full parser failed; only the basics above were read
@@ -254,6 +259,33 @@ class Link:
 
 
 # --------------------------------------------------------------------------
+# OVN southbound (optional: names for an OVN chassis, see model/ovn.py)
+
+
+@dataclass(frozen=True, slots=True)
+class SbPort:
+    """A southbound Port_Binding, as far as this tool shows it."""
+
+    logical_port: str
+    type: str  # "" (VIF), localnet, localport, patch, ...
+    datapath_key: int | None
+    tunnel_key: int | None
+    chassis: str | None  # name of the chassis it is bound to
+    mac: tuple[str, ...] = ()  # "fa:16:3e:.. 10.0.0.5" entries
+    network_name: str | None = None  # options:network_name of a localnet port
+    tag: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OvnSouthbound:
+    """Names from the southbound DB (read-only, optional)."""
+
+    networks: Mapping[int, str]  # datapath tunnel key -> Neutron network name
+    ports: Mapping[str, SbPort]  # logical port name -> binding
+    version: str | None = None  # ovn-controller's, from its Chassis row
+
+
+# --------------------------------------------------------------------------
 # Everything one refresh saw; the model joins it.
 
 
@@ -267,3 +299,6 @@ class Observation:
     vnic_stats: tuple[VnicStats, ...] = ()
     links: tuple[Link, ...] | None = None  # None: netlink not read
     sources: tuple[SourceState, ...] = field(default=())
+    ovn_sb: OvnSouthbound | None = None  # None: no southbound DB read
+    # seconds since the session first saw each interface (None: unknown, e.g. one snapshot)
+    port_ages: Mapping[str, float] | None = None

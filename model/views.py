@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
 from model.records import (
+    OvnSouthbound,
     Domain,
     Flow,
     FlowDetail,
@@ -83,6 +84,11 @@ class VnicView:
     physical_bridge: str | None = None
     nics: tuple[str, ...] = ()
     link: Link | None = None  # the tap itself
+    # ML2/OVN (model/ovn.py); None on an ML2/OVS node
+    logical_port: str | None = None  # iface-id: the logical switch port (Neutron port)
+    datapath_key: int | None = None  # the network's datapath, loaded by the tap's table-0 flow
+    chassis: str | None = None  # this node's system-id, where the port is bound
+    ovn_installed: bool | None = None  # ovn-controller has put the port's flows in
 
     @property
     def link_state(self) -> str | None:
@@ -102,7 +108,7 @@ class VlanView:
     """A local VLAN on the integration bridge and the provider VLAN it becomes."""
 
     bridge: str  # the integration bridge
-    local_vlan: int
+    local_vlan: int | None  # None on an OVN chassis (no local VLANs: see datapath_key)
     segmentation_id: int | None  # provider VLAN; None for flat or unknown
     network_type: str | None
     physical_network: str | None
@@ -112,6 +118,37 @@ class VlanView:
     egress_flow: Flow | None  # on the physical bridge: local -> provider
     ingress_flow: Flow | None  # on the integration bridge: provider -> local
     flow_segmentation_id: int | None = None  # what the flows say, for the cross-check
+    # ML2/OVN: the network is a datapath, its provider side a localnet port
+    datapath_key: int | None = None
+    localnet: str | None = None  # the localnet port, e.g. provnet-<segment>
+    network_name: str | None = None  # Neutron's name, from the southbound DB when reachable
+
+    @property
+    def key(self) -> str:
+        """What names this network on the node: its local VLAN, or its OVN datapath."""
+        return str(self.local_vlan) if self.local_vlan is not None else f"dp{self.datapath_key}"
+
+
+@dataclass(frozen=True, slots=True)
+class OvnChassis:
+    """What ``Open_vSwitch.external_ids`` says about this chassis (model/ovn.py)."""
+
+    system_id: str | None
+    remote: str | None  # ovn-remote: the southbound DB
+    bridge_mappings: Mapping[str, str]  # physnet -> bridge
+    encap_type: str | None = None
+    encap_ip: str | None = None
+    integration_bridge: str = "br-int"
+
+
+@dataclass(frozen=True, slots=True)
+class OvnView:
+    """The chassis facts the screens and the contract show beside the join."""
+
+    chassis: OvnChassis
+    southbound: OvnSouthbound | None
+    egress_tables: tuple[int, ...]  # where the flows output to localnet patches
+    localports: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -130,6 +167,7 @@ class NodeModel:
     ovsdb_known: bool = False  # OVSDB was read (else no vNIC is "on no bridge")
     port_counters: Mapping[tuple[str, str], PortCounters] = field(default_factory=dict)
     vnic_stats: Mapping[str, VnicStats] = field(default_factory=dict)  # by tap
+    ovn: OvnView | None = None  # set on an ML2/OVN chassis (model/ovn.py)
     _ports_by_name: Mapping[str, PortView] = field(default_factory=dict, repr=False)
     _instances_by_uuid: Mapping[str, InstanceView] = field(default_factory=dict, repr=False)
 
@@ -140,8 +178,9 @@ class NodeModel:
         # a dict: the overview asks once per port at every refresh (200 ports, 100 instances)
         return self._instances_by_uuid.get(uuid)
 
-    def vlan(self, local_vlan: int) -> VlanView | None:
-        return next((v for v in self.vlans if v.local_vlan == local_vlan), None)
+    def vlan(self, key: int | str) -> VlanView | None:
+        """By local VLAN (2 or "2"), or on OVN by datapath ("dp1")."""
+        return next((v for v in self.vlans if v.key == str(key)), None)
 
     def all_flows(self) -> Iterable[Flow]:
         for dump in self.flows.values():

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from collectors.endpoints import Endpoints
 from lab import node as labmod
+from lab import ovn as labovn
 
 
 class _Parser(argparse.ArgumentParser):
@@ -148,6 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
                        ("status", "say whether it is up and how to connect to it")):
         a = lab_sub.add_parser(name, help=text)
         a.add_argument("--lab-name", type=_lab_name, default=argparse.SUPPRESS, metavar="NAME")
+        if name == "up":
+            a.add_argument("--ovn", action="store_true",
+                           help="an ML2/OVN chassis (real OVN NB/SB, northd, ovn-controller) "
+                                "instead of the ML2/OVS agent's node")
     ping = lab_sub.add_parser("ping", help="ping instance01's gateway (VLAN 2 -> 100 and back)")
     ping.add_argument("--continuous", action="store_true", help="keep pinging until interrupted")
     ping.add_argument("--count", type=_count, default=3, help="pings to send (default: 3)")
@@ -234,13 +239,19 @@ def _lab_command(args: argparse.Namespace) -> int:
     lab = labmod.Lab(args.lab_name)
     action = args.lab_command
     if action == "up":
-        labmod.up(lab)
-        print(labmod.status(lab))
+        if args.ovn:
+            labovn.up(lab)
+        elif labovn.is_ovn(lab) and labmod.is_up(lab):
+            raise labmod.LabError(f"lab {lab.name!r} is up as an OVN chassis: "
+                                  "`ovsvlan-tui lab down` first, or add --ovn")
+        else:
+            labmod.up(lab)
+        print(labovn.status(lab))
     elif action == "down":
-        labmod.down(lab)
+        labovn.down(lab)
         print(f"lab {lab.name!r} is down")
     elif action == "status":
-        print(labmod.status(lab))
+        print(labovn.status(lab))
         return 0 if labmod.is_up(lab) else 1
     elif action == "ping":
         labmod.require_root("ping")
