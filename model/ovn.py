@@ -80,16 +80,26 @@ def chassis_of(obs: Observation) -> OvnChassis | None:
     if obs.ovsdb is None:
         return None
     ids = obs.ovsdb.external_ids
-    ifaces = [i for b in obs.ovsdb.bridges for p in b.ports for i in p.interfaces]
+    ports = [p for b in obs.ovsdb.bridges for p in b.ports]
+    int_br = ids.get("ovn-bridge") or "br-int"
     if not ("ovn-remote" in ids or "ovn-bridge-mappings" in ids
-            or any("ovn-installed" in i.external_ids or "ovn-localnet-port" in i.external_ids
-                   for i in ifaces)):
+            or any("ovn-localnet-port" in p.external_ids for p in ports)
+            or any("ovn-installed" in i.external_ids for p in ports for i in p.interfaces)
+            or _ovn_table0(obs.flows.get(int_br))):
         return None
     return OvnChassis(
         system_id=ids.get("system-id"), remote=ids.get("ovn-remote"),
         bridge_mappings=parse_bridge_mappings(ids.get("ovn-bridge-mappings", "")),
         encap_type=ids.get("ovn-encap-type"), encap_ip=ids.get("ovn-encap-ip"),
-        integration_bridge=ids.get("ovn-bridge") or "br-int")
+        integration_bridge=int_br)
+
+
+def _ovn_table0(dump) -> bool:
+    """ovn-controller's table 0 loads the datapath into metadata; the OVS agent never
+    writes metadata (a saved `ovs-vsctl show` has no external_ids to go by)."""
+    return dump is not None and any(
+        f.table == 0 and ("OXM_OF_METADATA[]" in f.actions or "->metadata" in f.actions)
+        for f in dump.flows)
 
 
 def parse_bridge_mappings(text: str) -> Mapping[str, str]:
@@ -102,13 +112,19 @@ def parse_bridge_mappings(text: str) -> Mapping[str, str]:
     return out
 
 
-def is_ovn_own(iface: OvsInterface | None, localports: Iterable[str] = ()) -> bool:
-    """OVN's ports, never orphans: localnet/l3gateway patches, tunnels to other
+_OVN_PATCH_KEYS = ("ovn-localnet-port", "ovn-l2gateway-port", "ovn-l3gateway-port",
+                   "ovn-logical-patch-port")  # on the Port (controller/patch.c)
+
+
+def is_ovn_own(port: OvsPort, localports: Iterable[str] = ()) -> bool:
+    """OVN's ports, never orphans: localnet/gateway patches, tunnels to other
     chassis, and the metadata port (a localport, or by neutron's tap name)."""
+    iface = port.interface
+    if any(k in port.external_ids for k in _OVN_PATCH_KEYS):
+        return True
     if iface is None:
         return False
-    ids = iface.external_ids
-    if any(k in ids for k in ("ovn-localnet-port", "ovn-l3gateway-port", "ovn-chassis-id")):
+    if "ovn-chassis-id" in iface.external_ids or "ovn-chassis-id" in port.external_ids:
         return True
     if iface.iface_id and iface.iface_id in localports:
         return True
@@ -212,7 +228,7 @@ def table_name_of(model: NodeModel, table: int) -> str:
 
 def _own(model: NodeModel, name: str, localports) -> bool:
     pv = model.port(name)
-    return pv is not None and is_ovn_own(pv.interface, localports)
+    return pv is not None and is_ovn_own(pv.port, localports)
 
 
 def _localnets(model, int_ports, chassis: OvnChassis, flows, detail_of, table0) -> list[_Localnet]:
@@ -222,13 +238,14 @@ def _localnets(model, int_ports, chassis: OvnChassis, flows, detail_of, table0) 
         i = pv.interface
         if i is None or i.type != "patch":
             continue
-        name = i.external_ids.get("ovn-localnet-port")
-        if name is None and not pv.name.startswith("patch-br-int-to-"):
-            continue
-        if name is None:  # a patch OVN made for a gateway or an older release
-            name = pv.name[len("patch-br-int-to-"):]
-            if pv.interface.external_ids.get("ovn-l3gateway-port"):
+        ids = pv.port.external_ids
+        name = ids.get("ovn-localnet-port")
+        if name is None:
+            # a saved `ovs-vsctl show` has no external_ids: go by OVN's naming
+            # (patch.c), unless the port says it is a gateway or router patch
+            if not pv.name.startswith("patch-br-int-to-") or any(k in ids for k in _OVN_PATCH_KEYS):
                 continue
+            name = pv.name[len("patch-br-int-to-"):]
         phys_br = pv.peer_bridge
         bridge = next((b for b in model.bridges if b.name == phys_br), None)
         ln = _Localnet(patch=pv, name=name, physical_bridge=phys_br,
@@ -362,9 +379,11 @@ def _ovn_problems(model, obs: Observation, chassis: OvnChassis, int_ports, table
                 "missing-vlan-translation", subject,
                 f"ingress: {ln.patch.name} pushes VLAN {tag_out} on the way out but no table-0 "
                 f"flow strips VLAN {tag_out} coming in from it"))
-        if tag_in is not None and tag_out is None and ln.egress is not None:
+        if tag_in is not None and tag_out is None:
+            where = (f"table {ln.egress[0].table} outputs to it without pushing VLAN {tag_in}"
+                     if ln.egress else f"no flow outputs to it with VLAN {tag_in}")
             out.append(Problem(
                 "missing-vlan-translation", subject,
-                f"egress: table-0 strips VLAN {tag_in} from {ln.patch.name} but table "
-                f"{ln.egress[0].table} outputs to it without pushing VLAN {tag_in}"))
+                f"egress: table 0 strips VLAN {tag_in} coming in from {ln.patch.name} but "
+                + where))
     return out

@@ -1,0 +1,258 @@
+"""An ML2/OVN chassis read from its own outputs: the tool finds out it is one,
+and joins instance -> tap -> logical port -> datapath -> localnet patch ->
+provider VLAN (or flat) -> provider bridge -> NIC from br-int's flows, with a
+problem only where the outputs show one.
+
+Inputs (tests/fixtures/ovn/README.md): the OVN lab's chassis (OVN 23.03,
+OVS 3.1) and an OVN chassis published in ovs-dbg's documentation (OVS 2.15,
+VLAN 405 localnet, names truncated by ovs-ofctl).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+from collectors import domains, openflow
+from collectors.saved_outputs import _map, parse_vsctl_show, with_ofports
+from lab.node import VMS, node_xml
+from model import ovn
+from model.contract import to_contract
+from model.join import NodeModel, build_model
+from model.records import FlowDump, Observation, OvsdbSnapshot, frozen_map
+
+OVN = Path(__file__).parent.parent / "fixtures" / "ovn"
+VLAN_LOCALNET = "provnet-5e1c0a2d-7b39-4e68-9d0f-1a2b3c4d5e6f"
+FLAT_LOCALNET = "provnet-9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+METADATA_TAP = "tapfab2345c-50"
+INSTANCE01, INSTANCE00 = VMS
+
+
+def _records(text: str) -> list[dict[str, str]]:
+    """`ovs-vsctl list` blocks -> [{column: value}]."""
+    out = []
+    for block in text.strip().split("\n\n"):
+        out.append({k.strip(): v.strip() for k, _, v in
+                    (line.partition(":") for line in block.splitlines())})
+    return out
+
+
+def lab_ovsdb(edit_ifaces=lambda rows: rows) -> OvsdbSnapshot:
+    snap = parse_vsctl_show((OVN / "lab-ovs-vsctl-show.txt").read_text())
+    ifaces = {r["name"].strip('"'): r for r in edit_ifaces(
+        _records((OVN / "lab-list-interface.txt").read_text()))}
+    ports = {r["name"].strip('"'): r for r in _records((OVN / "lab-list-port.txt").read_text())}
+    bridges = []
+    for b in snap.bridges:
+        new_ports = []
+        for p in b.ports:
+            new_ports.append(replace(
+                p, external_ids=frozen_map(_map(ports[p.name]["external_ids"])),
+                interfaces=tuple(replace(i, ofport=int(ifaces[i.name]["ofport"]),
+                                         external_ids=frozen_map(_map(ifaces[i.name]["external_ids"])))
+                                 for i in p.interfaces if i.name in ifaces)))
+        bridges.append(replace(b, ports=tuple(new_ports)))
+    ids = _map((OVN / "lab-open-vswitch-external-ids.txt").read_text())
+    return replace(snap, bridges=tuple(bridges), external_ids=frozen_map(ids))
+
+
+def lab_flows(edit=lambda text: text) -> dict[str, FlowDump]:
+    return {"br-int": openflow.parse_dump(
+                "br-int", edit((OVN / "lab-dump-flows-br-int-t0-t65.txt").read_text()), 0.0),
+            "br-provider": openflow.parse_dump(
+                "br-provider", (OVN / "lab-dump-flows-br-provider.txt").read_text(), 0.0)}
+
+
+def lab_domains():
+    xml = node_xml()
+    out = []
+    for part in re.findall(r"<domain type='test'>.*?</domain>", xml, re.S):
+        out.append(domains.parse_domain_xml(part, state="running", id=None))
+    return tuple(out)
+
+
+def lab_model(ovsdb=None, flows=None, **kw) -> NodeModel:
+    obs = Observation(hostname="ovsvlan-lab-node", ovsdb=ovsdb or lab_ovsdb(),
+                      flows=flows or lab_flows(), domains=lab_domains(), **kw)
+    return build_model(obs, openflow.flow_detail)
+
+
+def vnic_of(model: NodeModel, tap: str):
+    return next(vv for i in model.instances for vv in i.vnics if vv.vnic.target == tap)
+
+
+# --------------------------------------------------------------------------
+# the chain
+
+
+def test_the_node_is_recognised_as_an_ovn_chassis_from_its_ovsdb():
+    model = lab_model()
+    assert model.ovn is not None
+    assert model.ovn.chassis.system_id == "ovsvlan-lab-chassis"
+    assert dict(model.ovn.chassis.bridge_mappings) == {"provider": "br-provider"}
+
+
+def test_instance01_leaves_on_provider_vlan_100_through_br_provider_and_eth0():
+    vv = vnic_of(lab_model(), INSTANCE01.tap)
+    assert vv.local_vlan is None  # OVN has no local VLANs
+    assert vv.logical_port == INSTANCE01.port_id
+    assert vv.datapath_key == 1
+    assert (vv.segmentation_id, vv.network_type) == (100, "vlan")
+    assert (vv.physical_network, vv.physical_bridge, vv.nics) == ("provider", "br-provider",
+                                                                  ("eth0",))
+    assert vv.ovn_installed is True and vv.chassis == "ovsvlan-lab-chassis"
+
+
+def test_the_flat_instance_leaves_untagged_on_the_same_bridge():
+    vv = vnic_of(lab_model(), INSTANCE00.tap)
+    assert (vv.datapath_key, vv.segmentation_id, vv.network_type) == (2, None, "flat")
+    assert (vv.physical_bridge, vv.nics) == ("br-provider", ("eth0",))
+
+
+def test_the_vlan_network_carries_its_translation_flows_found_by_ofport():
+    """ovs-ofctl prints both patches as in_port=4/5 (their 15-byte names clash)."""
+    model = lab_model()
+    net = model.vlan("dp1")
+    assert net.localnet == VLAN_LOCALNET and net.segmentation_id == 100
+    assert net.ingress_flow.table == 0 and net.ingress_flow.priority == 150
+    assert "dl_vlan=100" in net.ingress_flow.match
+    assert net.egress_flow.table == 65  # found from the flows: logical to physical in 23.03
+    assert net.egress_flow.actions.startswith("mod_vlan_vid:100,output:5")
+    assert model.ovn.egress_tables == (65,)
+    assert INSTANCE01.tap in net.ports and METADATA_TAP in net.ports
+    flat = model.vlan("dp2")
+    assert flat.localnet == FLAT_LOCALNET and flat.network_type == "flat"
+    assert flat.ingress_flow.match.endswith("vlan_tci=0x0000/0x1000")
+    assert flat.egress_flow.actions == "output:4"
+
+
+def test_a_healthy_chassis_has_no_problems_and_the_metadata_port_is_no_orphan():
+    assert lab_model().problems == ()
+
+
+def test_the_contract_gives_the_chain_with_local_vlan_null():
+    doc = to_contract(lab_model())
+    assert doc["node"]["kind"] == "ml2/ovn"
+    iface = next(i for inst in doc["instances"] for i in inst["interfaces"]
+                 if i["tap"] == INSTANCE01.tap)
+    assert iface["local_vlan"] is None
+    assert (iface["logical_port"], iface["datapath_key"], iface["segmentation_id"],
+            iface["physical_bridge"], iface["nics"]) == (INSTANCE01.port_id, 1, 100,
+                                                         "br-provider", ["eth0"])
+    vlan = next(v for v in doc["vlans"] if v["datapath_key"] == 1)
+    assert vlan["local_vlan"] is None and vlan["localnet"] == VLAN_LOCALNET
+    assert vlan["egress_flow"]["table"] == 65 and vlan["ingress_flow"]["table"] == 0
+
+
+# --------------------------------------------------------------------------
+# problems
+
+
+def _without_binding(rows, tap):
+    """The port as ovn-controller leaves one whose iface-id is bound nowhere."""
+    out = []
+    for r in rows:
+        if r["name"] == tap:
+            ids = _map(r["external_ids"])
+            ids.pop("ovn-installed", None)
+            ids.pop("ovn-installed-ts", None)
+            r = {**r, "external_ids": "{" + ", ".join(f'{k}="{v}"' for k, v in ids.items()) + "}"}
+        out.append(r)
+    return out
+
+
+def _drop_lines(*needles):
+    return lambda text: "\n".join(l for l in text.splitlines()
+                                  if not all(n in l for n in needles)) + "\n"
+
+
+def test_a_port_with_no_ovn_installed_and_no_table0_flow_is_unbound():
+    ovsdb = lab_ovsdb(lambda rows: _without_binding(rows, INSTANCE01.tap))
+    flows = lab_flows(_drop_lines('in_port="tap2d1670a4-8e"', "table=0"))
+    problems = lab_model(ovsdb, flows).problems
+    assert [(p.kind, p.subject) for p in problems] == [("unbound-port", INSTANCE01.tap)]
+    assert INSTANCE01.port_id in problems[0].detail
+
+
+def test_a_new_port_gets_a_grace_time_before_it_is_called_unbound():
+    ovsdb = lab_ovsdb(lambda rows: _without_binding(rows, INSTANCE01.tap))
+    flows = lab_flows(_drop_lines('in_port="tap2d1670a4-8e"', "table=0"))
+    assert lab_model(ovsdb, flows, port_ages={INSTANCE01.tap: 1.0}).problems == ()
+    assert lab_model(ovsdb, flows, port_ages={INSTANCE01.tap: 60.0}).problems != ()
+
+
+def test_a_port_whose_flows_are_in_is_bound_even_before_ovn_installed_is_written():
+    ovsdb = lab_ovsdb(lambda rows: _without_binding(rows, INSTANCE01.tap))
+    assert lab_model(ovsdb).problems == ()
+
+
+def test_a_vlan_pushed_out_but_not_stripped_in_is_a_missing_translation():
+    flows = lab_flows(_drop_lines("priority=150", "dl_vlan=100"))
+    problems = lab_model(flows=flows).problems
+    assert [(p.kind, p.subject) for p in problems] == [("missing-vlan-translation",
+                                                        VLAN_LOCALNET)]
+    assert problems[0].detail.startswith("ingress:")
+
+
+def test_a_vlan_stripped_in_but_never_pushed_out_is_a_missing_translation():
+    flows = lab_flows(_drop_lines("mod_vlan_vid:100"))
+    problems = lab_model(flows=flows).problems
+    assert [(p.kind, p.detail.split(":")[0]) for p in problems] == [
+        ("missing-vlan-translation", "egress")]
+
+
+def test_a_bridge_mapping_to_a_bridge_that_does_not_exist_is_reported():
+    ovsdb = lab_ovsdb()
+    ids = {**ovsdb.external_ids, "ovn-bridge-mappings": "provider:br-provider,datacentre:br-ex"}
+    problems = lab_model(replace(ovsdb, external_ids=frozen_map(ids))).problems
+    assert [(p.kind, p.subject) for p in problems] == [("missing-bridge-mapping", "datacentre")]
+
+
+def test_an_ml2_ovs_node_is_not_taken_for_an_ovn_chassis():
+    from tests.unit.test_model_seed import seed_flows, seed_ovsdb
+
+    obs = Observation(hostname="seed", ovsdb=seed_ovsdb(), flows=seed_flows(), domains=())
+    assert build_model(obs, openflow.flow_detail).ovn is None
+
+
+# --------------------------------------------------------------------------
+# someone else's chassis: ovs-dbg's documentation (VLAN 405 localnet)
+
+
+def _dbg_ovsdb() -> OvsdbSnapshot:
+    lines = [l for l in (OVN / "ovs-dbg-offline-debugging-vsctl-show.txt").read_text().splitlines()
+             if l.strip() != "[...]"]
+    # the docs print the bridges at the UUID's level; ovs-vsctl indents them by 4
+    text = "\n".join([lines[0]] + ["    " + l for l in lines[1:]]) + "\n"
+    ofports: dict[str, dict[str, int]] = {}
+    bridge = None
+    for line in (OVN / "ovs-dbg-offline-debugging-dpif-show.txt").read_text().splitlines():
+        if re.fullmatch(r"\S+:", line.strip()) and line.startswith("br"):
+            bridge = line.strip()[:-1]
+        elif bridge and (m := re.match(r"\s+(\S+) (\d+)/", line)):
+            ofports.setdefault(bridge, {})[m.group(1)] = int(m.group(2))
+    return with_ofports(parse_vsctl_show(text), ofports)
+
+
+def test_a_published_chassis_joins_its_truncated_localnet_patch_by_name():
+    """in_port="patch-br-int-to" is the only patch on that br-int: its 15-byte name."""
+    flows = {"br-int": openflow.parse_dump(
+        "br-int", (OVN / "ovs-dbg-offline-debugging-dump-flows-br-int.txt").read_text(), 0.0)}
+    model = build_model(Observation(hostname="ovs-dbg", ovsdb=_dbg_ovsdb(), flows=flows),
+                        openflow.flow_detail)
+    assert model.ovn is not None  # told by table 0's metadata loads alone
+    net = model.vlan("dp2")
+    assert net.localnet == "provnet-df741617-6923-41e3-9ef6-075004808738"
+    assert (net.segmentation_id, net.network_type) == (405, "vlan")
+    assert net.ingress_flow.match.endswith('in_port="patch-br-int-to",dl_vlan=405')
+    # the published dump is cut short ("[...]") before the output table: the
+    # model says the egress flow is missing, not that the node is fine
+    assert [p.kind for p in model.problems] == ["missing-vlan-translation"]
+
+
+def test_ovn_table_names_follow_the_release():
+    assert ovn.table_name(65) == "logical to physical"
+    assert ovn.table_name(39, "23.03.1") == "check loopback"
+    assert ovn.table_name(39, "24.03.2") == "remote output"
+    assert ovn.table_name(39) == ""  # moved between releases: no guess
