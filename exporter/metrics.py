@@ -26,10 +26,11 @@ from node.session import Refresh
 SOURCES = ("ovsdb", "openflow", "libvirt", "netlink")
 # seconds; a steady refresh is ~0.15 s at 50k flows, a cold one ~1.5 s
 REFRESH_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-# every kind the model reports (model/join.py find_problems), exported at 0 too,
-# so "no problem" is a value and not a missing series
+# every kind the model reports (model/problems.py, and model/ovn.py on an OVN
+# chassis), exported at 0 too, so "no problem" is a value and not a missing series
 PROBLEM_KINDS = ("dead-vlan", "orphan-port", "unplugged-vif", "missing-vlan-translation",
-                 "vlan-mismatch", "interface-error")
+                 "vlan-mismatch", "interface-error",
+                 "unbound-port", "missing-bridge-mapping", "missing-localnet-patch")
 
 
 @dataclass(frozen=True)
