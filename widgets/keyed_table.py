@@ -10,6 +10,8 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable
 
+from widgets.textual_fixes import drop_stale_renders
+
 
 class KeyedTable(DataTable):
     DEFAULT_CSS = """
@@ -60,19 +62,11 @@ class KeyedTable(DataTable):
         self._drop_dead_renders()
 
     def _drop_dead_renders(self) -> None:
-        """Free what DataTable rendered before this update.
-
-        Textual 8.2.8 keys its row, cell and line caches by an update count
-        that every update_cell bumps, so after an update no old entry can be
-        hit again, yet each lingers until 1,000-10,000 newer ones push it out:
-        measured in the soak, +50 MiB of dead Strips over the first minutes.
-        """
+        """Free what DataTable rendered before this update (once per update)."""
         if self._update_count == self._rendered_for:
             return
         self._rendered_for = self._update_count
-        for cache in (self._row_render_cache, self._cell_render_cache,
-                      self._row_renderable_cache, self._line_cache):
-            cache.clear()
+        drop_stale_renders(self)
 
     def _ordered(self, cells) -> Sequence[str | Text]:
         if isinstance(cells, Mapping):

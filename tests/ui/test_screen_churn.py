@@ -52,7 +52,7 @@ async def test_visiting_every_screen_again_and_again_leaves_no_widget_behind():
             await round_trip()
         widgets_after, caches_after = await _settled(pilot)
     # Textual 8.2.8's Footer alone kept ~14 FooterKeys per screen visit, and
-    # its StylesCache lru_cache the drawn lines of 1,024 widgets (tui/screens/base.py)
+    # its StylesCache lru_cache the drawn lines of 1,024 widgets (widgets/textual_fixes.py)
     # The Footer leak was 168 widgets here (28 a round trip). In the full suite
     # 18-24 more widgets have now and then been seen, never in this test alone
     # (their types are in the message if it happens again): the bound is 5 a trip.

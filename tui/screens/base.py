@@ -3,30 +3,16 @@ being fed refreshes only while it is the screen on top."""
 
 from __future__ import annotations
 
-from textual._styles_cache import StylesCache
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from node.session import Refresh
 from tui.navigation import Feed, WantFeed
 from widgets.status import Breadcrumb, SourceBar
-
-
-class NodeFooter(Footer):
-    """Textual 8.2.8's Footer keeps the `compact` watcher of every FooterKey
-    it ever composed (pruned only when `compact` changes), so each screen or
-    focus change leaked ~14 widgets; here the dead ones go after each recompose."""
-
-    async def recompose(self) -> None:
-        await super().recompose()
-        watchers = getattr(self, "__watchers", {})
-        if "compact" in watchers:
-            watchers["compact"] = [(node, callback) for node, callback in watchers["compact"]
-                                   if node.is_attached]
+from widgets.textual_fixes import NodeFooter, forget_drawn_lines
 
 
 class NodeScreen(Screen):
@@ -83,10 +69,7 @@ class NodeScreen(Screen):
         """Render this screen's part of the refresh."""
 
     def on_unmount(self) -> None:
-        # Textual 8.2.8 memoizes StylesCache.get_inner_outer with lru_cache(1024)
-        # on the instance, which keeps the rendered lines of up to 1,024 removed
-        # widgets alive (the soak: +50 MiB in a few minutes of screen visits).
-        StylesCache.get_inner_outer.cache_clear()
+        forget_drawn_lines()
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 1:
