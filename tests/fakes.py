@@ -26,7 +26,7 @@ from model.records import (
     SourceState,
     VnicStats,
 )
-from collectors.saved_outputs import parse_vsctl_show, with_ofports
+from collectors.saved.vsctl_show import parse_vsctl_show, with_ofports
 from model.scopes import Scope, scope_filter
 from node.session import Refresh
 

@@ -21,7 +21,7 @@ from collectors import domains, netlink, openflow
 from model.contract import to_contract
 from model.join import NodeModel, build_model
 from model.records import Domain, FlowDump, Observation, OvsdbSnapshot, OvsPort, frozen_map
-from collectors.saved_outputs import parse_vsctl_show, with_ofports
+from collectors.saved.vsctl_show import parse_vsctl_show, with_ofports
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 SEED = FIXTURES / "seed"

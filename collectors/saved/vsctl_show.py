@@ -1,8 +1,8 @@
-"""Saved command outputs (a sosreport, a ticket, the seed) read into records.
+"""A saved ``ovs-vsctl show`` read into an OVSDB snapshot.
 
-Only ``ovs-vsctl show`` lives here: flow dumps, ``ovs-ofctl show``,
-``virsh dumpxml`` and ``ip -d link`` have their parsers in the collector of
-their source, since the live collectors read the same text or XML.
+Flow dumps, ``ovs-ofctl show``, ``virsh dumpxml`` and ``ip -d link`` have
+their parsers in the collector of their source, since the live collectors
+read the same text or XML.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import re
 from model.records import OvsBridge, OvsdbSnapshot, OvsInterface, OvsPort, frozen_map
 
 _LINE = re.compile(r"^( *)(\S.*)$")
+_UUID_LINE = re.compile(r"^( *)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\s*$")
+_BRIDGE_LINE = re.compile(r"^( *)Bridge ")
 
 
 def _unquote(text: str) -> str:
@@ -47,11 +49,12 @@ def parse_vsctl_show(text: str) -> OvsdbSnapshot:
     bridges: list[dict] = []
     version = None
     port = iface = None
+    base = _base_indent(text)
     for raw in text.splitlines():
-        m = _LINE.match(raw)
+        m = _LINE.match(raw.expandtabs(8))
         if not m:
             continue
-        indent, body = len(m.group(1)), m.group(2)
+        indent, body = len(m.group(1)) - base, m.group(2)
         key, _, value = body.partition(" ") if not body.split(" ", 1)[0].endswith(":") \
             else body.partition(": ")
         key = key.rstrip(":")
@@ -103,6 +106,16 @@ def parse_vsctl_show(text: str) -> OvsdbSnapshot:
                                   for p in b["ports"]))
             for b in bridges),
     )
+
+
+def _base_indent(text: str) -> int:
+    """How far a pasted copy is indented: the database UUID line is at column 0."""
+    for raw in text.splitlines():
+        m = _UUID_LINE.match(raw.expandtabs(8))
+        if m:
+            return len(m.group(1))
+    indents = [len(m.group(1)) for m in map(_BRIDGE_LINE.match, text.expandtabs(8).splitlines()) if m]
+    return min(indents) - 4 if indents and min(indents) >= 4 else 0
 
 
 def with_ofports(snapshot: OvsdbSnapshot, ofports: dict[str, dict[str, int]]) -> OvsdbSnapshot:

@@ -1,0 +1,338 @@
+"""Saved files, one at a time, into one node's records.
+
+Each file is parsed by its kind as it comes; what needs several files (the
+OVSDB snapshot from conf.db, listings and ``show``; a flow dump's bridge;
+domains' states) is put together at the end, in ``node()``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from types import MappingProxyType
+
+from collectors import netlink, openflow
+from collectors.domains import DomainXmlError
+from collectors.saved import kinds, libvirt_saved, vsctl_list
+from collectors.saved.confdb import ConfDbError, read_confdb
+from collectors.saved.ovsdb_rows import idl_row, snapshot_from_rows
+from collectors.saved.result import SavedFile, SavedNode
+from collectors.saved.vsctl_show import parse_vsctl_show
+from collectors.ovsdb import interface_record, optional
+from model.join import ofp_name
+from model.records import Domain, FlowDump, Observation, OvsdbSnapshot, SourceState
+
+_SAME_FORMAT = {kinds.OFCTL_SHOW, kinds.PORTS_DESC}  # over OpenFlow 1.3+ `show` prints a port desc
+OFPP_LOCAL = 65534  # the bridge's own port, printed LOCAL by ovs-ofctl
+_LOCAL = re.compile(r"^\s*LOCAL\((.+)\): addr:", re.M)
+_REFS = re.compile(r'(?:in_port=|output:)("(?:[^"\\]|\\.)*"|[^,\s()]+)')
+# dump-flows of one bridge in order of preference: the live tool's (OVS's default protocol), then
+# the newer ones a bridge limited to OpenFlow 1.3+ answers.
+PROTOCOLS = (None, "OpenFlow10", "OpenFlow13", "OpenFlow14", "OpenFlow15", "OpenFlow11", "OpenFlow12")
+
+
+def _first_line(text: str) -> str:
+    line = next((l.strip() for l in text.splitlines() if l.strip()), "")
+    return line[:120] + ("..." if len(line) > 120 else "") if line else "(empty)"
+
+
+class Assembler:
+    """Collects parsed files; ``node()`` joins them into a SavedNode."""
+
+    def __init__(self, path: str, kind: str) -> None:
+        self.path, self.kind = path, kind
+        self.files: list[SavedFile] = []
+        self.hostname: str | None = None
+        self.confdb: OvsdbSnapshot | None = None
+        self.show: OvsdbSnapshot | None = None
+        self.lists: dict[str, list[dict]] = {}
+        self.ofports: dict[str, dict[str, int]] = {}
+        self.flow_texts: list[tuple[str, str, str | None, str | None]] = []  # name, text, bridge, proto
+        self.port_texts: list[tuple[str, str, str | None]] = []
+        self.domains: dict[str, tuple[Domain, bool]] = {}  # uuid -> (domain, from a status file)
+        self.interfaces: list[tuple[str, tuple]] = []  # name, vnics of a pasted <interface>
+        self.listed: dict[str, tuple[int | None, str]] = {}
+        self.status_dir = False  # run/libvirt/qemu was saved: a domain without a status file is off
+        self.links = None
+        self.used: dict[str, list[str]] = {}  # source -> files read for it
+
+    # -- one file ---------------------------------------------------------
+
+    def skip(self, name: str, why: str = "") -> None:
+        self.files.append(SavedFile(name, None, why))
+
+    def warn(self, name: str, kind: str, why: str) -> None:
+        self.files.append(SavedFile(name, kind, why, warning=True))
+
+    def add(self, name: str, data: bytes, kind: str | None = None, *, bridge: str | None = None,
+            protocol: str | None = None) -> None:
+        """``kind`` and ``bridge`` when the file's name says them (a sosreport)."""
+        found = kinds.recognise(data)
+        if kind is None and found is None:
+            self.skip(name, "not an output this tool reads")
+            return
+        if kind is not None and found is not None and found != kind \
+                and {kind, found} != _SAME_FORMAT:
+            self.warn(name, kind, f"named like {kind} but holds {found}: not read")
+            return
+        kind = kind or found
+        text = "" if kind == kinds.CONF_DB else kinds.dedent(data.decode("utf-8", "replace"))
+        try:
+            note = self._parse(name, kind, data, text, bridge, protocol)
+        except (ValueError, DomainXmlError, ConfDbError) as e:
+            self.warn(name, kind, f"could not be read: {e}")
+            return
+        if note is None:
+            self.warn(name, kind, f"yields nothing; it holds: {_first_line(text)}")
+        elif note is not False:  # False: kept for later, logged then
+            self.files.append(SavedFile(name, kind, note))
+
+    def _use(self, source: str, name: str) -> None:
+        self.used.setdefault(source, []).append(name)
+
+    def _parse(self, name, kind, data, text, bridge, protocol):
+        if kind == kinds.HOSTNAME:
+            self.hostname = text.strip() or None
+            return self.hostname
+        if kind == kinds.CONF_DB:
+            self.confdb = read_confdb(data)
+            if self.confdb is None:
+                return None
+            self._use("ovsdb", name)
+            ports = sum(len(b.ports) for b in self.confdb.bridges)
+            return f"{len(self.confdb.bridges)} bridges, {ports} ports (with other_config)"
+        if kind == kinds.VSCTL_SHOW:
+            self.show = parse_vsctl_show(text)
+            if not self.show.bridges:
+                return None
+            self._use("ovsdb", name)
+            return f"{len(self.show.bridges)} bridges"
+        if kind == kinds.VSCTL_LIST:
+            records = vsctl_list.parse_vsctl_list(text)
+            table = vsctl_list.table_of(records)
+            if table is None:
+                return None
+            self.lists.setdefault(table, []).extend(records)
+            self._use("ovsdb", name)
+            return f"{len(records)} {table} rows"
+        if kind in (kinds.OFCTL_SHOW, kinds.PORTS_DESC):
+            numbers = openflow.parse_ofctl_show(text)
+            local = _LOCAL.search(text)
+            bridge = bridge or (local.group(1) if local else None)
+            if not numbers:
+                return None
+            if bridge is None:
+                return "no LOCAL port names its bridge: port numbers not used"
+            ports = self.ofports.setdefault(bridge, {})
+            for number, port in numbers.items():
+                ports.setdefault(port, OFPP_LOCAL if number == "LOCAL" else number)
+            return f"{len(numbers)} ports of {bridge}"
+        if kind == kinds.DUMP_FLOWS:
+            if not any(openflow.parse_flow_line("", l) for l in text.splitlines()):
+                if not re.search(r"(NXST|OFPST)_FLOW reply", text):
+                    return None
+            self.flow_texts.append((name, text, bridge, protocol))
+            return False
+        if kind == kinds.DUMP_PORTS:
+            if not openflow.parse_dump_ports("", text):
+                return None
+            self.port_texts.append((name, text, bridge))
+            return False
+        if kind == kinds.DOMAIN_XML:
+            status = "<domstatus" in text
+            self.status_dir = self.status_dir or status
+            d = libvirt_saved.parse_saved_domain(text)
+            old = self.domains.get(d.uuid)
+            if old is None or (status and not old[1]):
+                self.domains[d.uuid] = (d, status)
+            self._use("libvirt", name)
+            return f"{d.name} ({'status' if status else 'definition'}, {len(d.vnics)} vNICs)"
+        if kind == kinds.INTERFACE_XML:
+            vnics = libvirt_saved.parse_interfaces(text)
+            if not vnics:
+                return None
+            self.interfaces.append((name, vnics))
+            self._use("libvirt", name)
+            return f"{len(vnics)} vNICs of a domain it does not name"
+        if kind == kinds.VIRSH_LIST:
+            listed = libvirt_saved.parse_virsh_list(text)
+            self.listed.update(listed)
+            self._use("libvirt", name)
+            return f"{len(listed)} domains" if listed else "no domains"
+        if kind == kinds.IP_LINK:
+            links = netlink.parse_ip_link_detail(text)
+            if not links:
+                return None
+            self.links = (self.links or ()) + links
+            self._use("netlink", name)
+            return f"{len(links)} links"
+        raise ValueError(f"no reader for {kind}")
+
+    # -- the node ---------------------------------------------------------
+
+    def _ovsdb(self) -> OvsdbSnapshot | None:
+        tables = {t: vsctl_list.rows_by_uuid(r) for t, r in self.lists.items()}
+        snap = self.confdb or (snapshot_from_rows(tables) if tables.get("Port") else None) \
+            or self.show
+        if snap is None and tables.get("Bridge"):
+            snap = snapshot_from_rows(tables)
+        if snap is None:
+            return None
+        by_name = {r.get("name"): r for r in self.lists.get("Interface", ())}
+        bridges_by_name = {r.get("name"): r for r in self.lists.get("Bridge", ())}
+        root = next(iter(self.lists.get("Open_vSwitch", ())), None)
+
+        def iface(i, bridge):
+            row = by_name.get(i.name)
+            if row is not None:  # the listing has the ephemeral columns conf.db lacks
+                i = interface_record(idl_row("Interface", "", {**_columns(i), **row}))
+            port = self.ofports.get(bridge, {}).get(ofp_name(i.name))
+            return replace(i, ofport=port) if i.ofport is None and port is not None else i
+
+        bridges = []
+        for b in snap.bridges:
+            row = bridges_by_name.get(b.name, {})
+            b = replace(b, datapath_type=b.datapath_type or str(row.get("datapath_type") or ""),
+                        fail_mode=b.fail_mode or optional(_list(row.get("fail_mode"))),
+                        ports=tuple(replace(p, interfaces=tuple(iface(i, b.name) for i in p.interfaces))
+                                    for p in b.ports))
+            bridges.append(b)
+        version = snap.ovs_version or (optional(_list(root.get("ovs_version"))) if root else None)
+        if root and not self.hostname:
+            ids = root.get("external_ids")
+            self.hostname = ids.get("hostname") if isinstance(ids, dict) else None
+        return replace(snap, bridges=tuple(bridges), ovs_version=version)
+
+    def _flows(self, ovsdb: OvsdbSnapshot | None) -> dict[str, FlowDump]:
+        known = [b.name for b in ovsdb.bridges] if ovsdb else []
+        chosen: dict[str, tuple[int, str, FlowDump]] = {}
+        for name, text, bridge, protocol in self.flow_texts:
+            how = "its file name"
+            if bridge is None:
+                bridge, how = _bridge_of(name, text, ovsdb, known)
+            if bridge is None:
+                self.warn(name, kinds.DUMP_FLOWS, how)
+                continue
+            dump = openflow.parse_dump(bridge, text, 0.0)
+            # a saved flow's age is the one recorded: no clock makes it older
+            dump = replace(dump, flows=tuple(replace(f, seen_at=None) for f in dump.flows))
+            rank = PROTOCOLS.index(protocol) if protocol in PROTOCOLS else len(PROTOCOLS)
+            old = chosen.get(bridge)
+            note = f"{len(dump.flows)} flows of {bridge} (bridge from {how})"
+            if old is None or rank < old[0]:
+                if old is not None:
+                    self._replace_note(old[1], f"not used: {name} has the same bridge's flows")
+                chosen[bridge] = (rank, name, dump)
+                self.files.append(SavedFile(name, kinds.DUMP_FLOWS, note))
+                self._use("openflow", name)
+            else:
+                self.files.append(SavedFile(name, None, f"{note}; not used: {old[1]} is read"))
+        return {b: d for b, (_, _, d) in sorted(chosen.items())}
+
+    def _replace_note(self, name: str, note: str) -> None:
+        self.files = [SavedFile(f.name, None, f"{f.note}; {note}") if f.name == name else f
+                      for f in self.files]
+        self.used["openflow"] = [n for n in self.used.get("openflow", []) if n != name]
+
+    def _port_counters(self, ovsdb) -> tuple:
+        known = [b.name for b in ovsdb.bridges] if ovsdb else []
+        out = []
+        for name, text, bridge in self.port_texts:
+            bridge = bridge or _bridge_in_name(name, known)
+            if bridge is None:
+                self.warn(name, kinds.DUMP_PORTS, "its file name names no known bridge: not used")
+                continue
+            counters = openflow.parse_dump_ports(bridge, text)
+            out.extend(counters)
+            self.files.append(SavedFile(name, kinds.DUMP_PORTS, f"{len(counters)} ports of {bridge}"))
+        return tuple(out)
+
+    def _domains(self) -> tuple[Domain, ...] | None:
+        found = [d for d, _ in self.domains.values()]
+        with_status = {u for u, (_, s) in self.domains.items() if s}
+        if self.status_dir:  # a defined domain without a status file was not running
+            found = [d if d.uuid in with_status or d.name in self.listed
+                     else replace(d, state="shutoff") for d in found]
+        else:
+            found = [d if d.id is not None or d.name in self.listed else replace(d, state="unknown")
+                     for d in found]
+        found = libvirt_saved.with_states(found, self.listed)
+        for name, vnics in self.interfaces:
+            names = [n for n in self.listed if n not in {d.name for d in found}]
+            if len(names) == 1:
+                number, state = self.listed[names[0]]
+                found.append(Domain(name=names[0], uuid="", state=state, id=number, vnics=vnics))
+                self._note(name, f"vNICs of {names[0]}, the one domain virsh list shows")
+            else:
+                found.append(Domain(name=f"(domain of {name})", uuid="", state="unknown", vnics=vnics))
+        if not found and not self.listed:
+            return None
+        for n in self.listed:  # listed, but no XML saved: shown without vNICs
+            if n not in {d.name for d in found}:
+                number, state = self.listed[n]
+                found.append(Domain(name=n, uuid="", state=state, id=number,
+                                    error="no domain XML was saved"))
+        return tuple(found)
+
+    def _note(self, name: str, note: str) -> None:
+        self.files = [SavedFile(f.name, f.read_as, note) if f.name == name else f for f in self.files]
+
+    def node(self, taken: str | None, fallback_hostname: str) -> SavedNode:
+        ovsdb = self._ovsdb()
+        flows = self._flows(ovsdb)
+        ports = self._port_counters(ovsdb)
+        domains = self._domains()
+        when = f"saved {taken}" if taken else "saved (time unknown)"
+        missing = {"ovsdb": "no ovs-vsctl show, listing or conf.db was saved",
+                   "openflow": "no ovs-ofctl dump-flows was saved",
+                   "libvirt": "no domain XML or virsh list was saved",
+                   "netlink": "no ip -d link was saved"}
+        states = tuple(
+            SourceState(s, "saved", when) if self.used.get(s)
+            else SourceState(s, "error", f"{missing[s]}: not shown")
+            for s in ("ovsdb", "openflow", "libvirt", "netlink"))
+        obs = Observation(hostname=self.hostname or fallback_hostname, ovsdb=ovsdb,
+                          flows=MappingProxyType(flows), port_counters=ports, domains=domains,
+                          links=self.links, sources=states)
+        files = sorted(self.files, key=lambda f: (f.name[:1].isdigit(), f.name))
+        return SavedNode(self.path, self.kind, taken, obs, tuple(files))
+
+
+def _list(value):
+    return value if isinstance(value, list) else [value] if value is not None else []
+
+
+def _columns(i) -> dict:
+    """An interface record back as listing columns, to lay a listing's over it."""
+    return {"name": i.name, "type": i.type, "ofport": _list(i.ofport), "error": _list(i.error),
+            "external_ids": dict(i.external_ids), "options": dict(i.options),
+            "link_state": _list(i.link_state), "admin_state": _list(i.admin_state),
+            "mac_in_use": _list(i.mac_in_use), "statistics": dict(i.statistics)}
+
+
+def _bridge_in_name(name: str, known: list[str]) -> str | None:
+    """The longest known bridge name standing alone in a file name."""
+    hits = [b for b in known
+            if re.search(rf"(?<![A-Za-z0-9]){re.escape(b)}(?![A-Za-z0-9])", name.rsplit("/", 1)[-1])]
+    return max(hits, key=len) if hits else None
+
+
+def _bridge_of(name: str, text: str, ovsdb, known: list[str]) -> tuple[str | None, str]:
+    """A flow dump's bridge: from its file name, else from the port names its flows use."""
+    bridge = _bridge_in_name(name, known)
+    if bridge:
+        return bridge, "its file name"
+    if ovsdb is None:
+        return None, "no bridge known to match it to (no ovs-vsctl output was saved): not used"
+    refs = {r.strip('"') for r in _REFS.findall(text)} - {"LOCAL", "IN_PORT", "NORMAL"}
+    scores = []
+    for b in ovsdb.bridges:
+        names = {ofp_name(i.name) for p in b.ports for i in p.interfaces} | {p.name for p in b.ports}
+        scores.append((len(refs & names), b.name, sorted(refs & names)))
+    scores.sort(reverse=True)
+    if scores and scores[0][0] and (len(scores) == 1 or scores[1][0] < scores[0][0]):
+        used = scores[0][2]
+        return scores[0][1], "the ports its flows use: " + ", ".join(used[:4]) + (
+            "..." if len(used) > 4 else "")
+    return None, ("neither its file name nor the port names in its flows tell its bridge: "
+                  "not used (name the file after the bridge)")

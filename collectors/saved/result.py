@@ -1,0 +1,36 @@
+"""What reading a saved node gives: its records and, per file, what it was read as."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from model.records import Observation
+
+
+@dataclass(frozen=True, slots=True)
+class SavedFile:
+    name: str  # as found: a path inside the sosreport, directory or tarball
+    read_as: str | None  # the command it is the output of; None: skipped
+    note: str = ""  # what it gave, or why it was skipped
+    warning: bool = False  # it looks like a known output but gave nothing usable
+
+
+@dataclass(frozen=True)
+class SavedNode:
+    path: str  # what was given to --from
+    kind: str  # "sosreport", "saved outputs", "snapshot"
+    taken: str | None  # when the node was read, as the saved files say; None: unknown
+    observation: Observation  # sources: "saved" for each one the files hold, else "error"
+    files: tuple[SavedFile, ...]
+
+    def report(self) -> list[str]:
+        """One line per file: read as what, skipped, or a warning."""
+        lines = [f"{self.kind} {self.path}" + (f", taken {self.taken}" if self.taken else "")]
+        for f in self.files:
+            if f.warning:
+                lines.append(f"  warning: {f.name}: {f.note}")
+            elif f.read_as:
+                lines.append(f"  read {f.name} as {f.read_as}" + (f": {f.note}" if f.note else ""))
+            else:
+                lines.append(f"  skipped {f.name}" + (f": {f.note}" if f.note else ""))
+        return lines
