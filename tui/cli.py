@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from collectors.endpoints import Endpoints
+from collectors.saved.read import SavedError
 from lab import node as labmod
 from lab import ovn as labovn
 
@@ -103,6 +104,24 @@ def _connection_flags(parser: argparse.ArgumentParser, *, suppress: bool) -> Non
                    help="which lab --lab and the lab commands use (default: lab)")
     g.add_argument("--interval", type=_interval, default=d(None), metavar="SECONDS",
                    help="counter refresh interval (default: 1; exporter: 5)")
+    g.add_argument("--from", dest="from_path", default=d(None), metavar="PATH",
+                   help="read a saved node instead of this one: a sosreport (directory or "
+                        "tarball), a directory of command outputs, or a saved snapshot --json")
+
+
+LIVE_FLAGS = (("db", "--db"), ("ovs_rundir", "--ovs-rundir"), ("libvirt", "--libvirt"),
+              ("netns", "--netns"), ("lab", "--lab"))
+
+
+def check_from(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--from reads files: a live connection flag beside it would be silently ignored."""
+    if getattr(args, "from_path", None) is None:
+        return
+    if args.command in ("exporter", "lab"):
+        parser.error(f"--from reads a saved node; {args.command} works on a live one only")
+    given = [flag for dest, flag in LIVE_FLAGS if getattr(args, dest, None)]
+    if given:
+        parser.error(f"--from reads a saved node; it cannot be combined with {', '.join(given)}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -265,11 +284,25 @@ def _lab_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _saved(args: argparse.Namespace) -> int:
+    if args.command == "snapshot":
+        from tui.snapshot import run_saved_snapshot
+
+        return run_saved_snapshot(args.from_path, as_json=args.json)
+    from tui.app import run_saved_app
+
+    return run_saved_app(args.from_path)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_from(parser, args)
     try:
         if args.command == "lab":
             return _lab_command(args)
+        if args.from_path is not None:
+            return _saved(args)
         endpoints = resolve_endpoints(args)
         missing = missing_privileges(endpoints)
         if missing:
@@ -297,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     except labmod.LabError as e:
         print(f"ovsvlan-tui: {e}", file=sys.stderr)
         return 1
+    except SavedError as e:
+        print(f"ovsvlan-tui: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -14,7 +14,22 @@ from node.once import collect_once
 
 
 def run_snapshot(endpoints: Endpoints, *, as_json: bool) -> int:
-    model = collect_once(endpoints)
+    return print_model(collect_once(endpoints), as_json=as_json)
+
+
+def run_saved_snapshot(path: str, *, as_json: bool) -> int:
+    """``snapshot --from PATH``: what was read as what goes to stderr, the model to stdout."""
+    from collectors.openflow import flow_detail
+    from collectors.saved.read import read_saved
+    from model.join import build_model
+
+    saved = read_saved(path)
+    for line in saved.report():
+        print(line, file=sys.stderr)
+    return print_model(build_model(saved.observation, flow_detail), as_json=as_json)
+
+
+def print_model(model: NodeModel, *, as_json: bool) -> int:
     if as_json:
         json.dump(to_contract(model), sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -44,7 +59,8 @@ def render_tree(model: NodeModel) -> Tree:
     root = Tree(f"[bold]{model.hostname}[/]  OVS {model.ovs_version or '?'}")
     states = root.add("sources")
     for s in model.sources:
-        colour = {"live": "green", "connecting": "yellow", "stale": "yellow"}.get(s.status, "red")
+        colour = {"live": "green", "connecting": "yellow", "stale": "yellow",
+                  "saved": "cyan"}.get(s.status, "red")
         states.add(f"{s.source}: [{colour}]{s.status}[/] {s.detail}")
 
     inst_node = root.add(f"instances ({len(model.instances)})")

@@ -10,7 +10,8 @@ from textual.widgets import Static
 
 from model.records import SourceState
 
-_COLOURS = {"live": "green", "connecting": "yellow", "stale": "yellow", "error": "red"}
+_COLOURS = {"live": "green", "connecting": "yellow", "stale": "yellow", "error": "red",
+            "saved": "cyan"}
 
 
 def source_text(state: SourceState, now: float | None = None) -> Text:
@@ -18,7 +19,9 @@ def source_text(state: SourceState, now: float | None = None) -> Text:
     t = Text()
     t.append(state.source + " ", style="bold")
     t.append(state.status, style=_COLOURS.get(state.status, "red"))
-    if state.status == "stale" and state.last_ok is not None:
+    if state.status == "saved":  # "ovsdb saved Thu Feb 10 16:19:17 UTC 2022"
+        t.append(f" {state.detail}", style="cyan")
+    elif state.status == "stale" and state.last_ok is not None:
         age = int((now or time.time()) - state.last_ok)
         t.append(f" {age}s", style="yellow")
     return t

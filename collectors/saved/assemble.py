@@ -282,7 +282,7 @@ class Assembler:
         flows = self._flows(ovsdb)
         ports = self._port_counters(ovsdb)
         domains = self._domains()
-        when = f"saved {taken}" if taken else "saved (time unknown)"
+        when = taken or "(time unknown)"
         missing = {"ovsdb": "no ovs-vsctl show, listing or conf.db was saved",
                    "openflow": "no ovs-ofctl dump-flows was saved",
                    "libvirt": "no domain XML or virsh list was saved",

@@ -74,7 +74,7 @@ def read_snapshot(path: Path, data: bytes) -> SavedNode:
         if s == "netlink":
             sources.append(SourceState(s, "error", "a snapshot keeps no netlink links: not shown"))
         elif read[s]:
-            sources.append(SourceState(s, "saved", f"saved {taken}: {path.name}"))
+            sources.append(SourceState(s, "saved", taken))
         else:
             sources.append(SourceState(s, "error", "not read when the snapshot was taken: "
                                        + (saved.get("detail") or "no detail")))
