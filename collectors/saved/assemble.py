@@ -194,9 +194,11 @@ class Assembler:
             row = bridges_by_name.get(b.name, {})
             b = replace(b, datapath_type=b.datapath_type or str(row.get("datapath_type") or ""),
                         fail_mode=b.fail_mode or optional(_list(row.get("fail_mode"))),
-                        ports=tuple(replace(p, interfaces=tuple(iface(i, b.name) for i in p.interfaces))
-                                    for p in b.ports))
+                        ports=tuple(sorted((replace(p, interfaces=tuple(iface(i, b.name)
+                                                                        for i in p.interfaces))
+                                            for p in b.ports), key=lambda p: p.name)))
             bridges.append(b)
+        bridges.sort(key=lambda b: b.name)  # as the live collector orders them
         version = snap.ovs_version or (optional(_list(root.get("ovs_version"))) if root else None)
         if root and not self.hostname:
             ids = root.get("external_ids")

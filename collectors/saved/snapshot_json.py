@@ -61,7 +61,7 @@ def read_snapshot(path: Path, data: bytes) -> SavedNode:
     flows: dict[str, list[Flow]] = {b.name: [] for b in bridges} if read["openflow"] else {}
     for f in doc.get("flows", ()):
         flows.setdefault(f["bridge"], []).append(_flow(f))
-    dumps = {b: FlowDump(b, tuple(fs), 0.0) for b, fs in flows.items()}
+    dumps = {b: FlowDump(b, tuple(fs), 0.0) for b, fs in sorted(flows.items())}
     instances = doc.get("instances", ())
     domains = tuple(Domain(
         name=i["domain"], uuid=i["uuid"], state=i["state"], nova_name=i.get("name"),
