@@ -4,6 +4,7 @@ source that needs it, and nothing ever ends in a traceback."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -192,3 +193,33 @@ def test_exporter_on_a_port_in_use_says_so_in_one_line_and_exits_1():
     assert result.stderr == (f"ovsvlan-tui exporter: cannot listen on 127.0.0.1:{port}: "
                              "Address already in use (choose another with --listen HOST:PORT)\n")
     assert result.stdout == ""
+# --from: a saved node
+
+FIXTURES = REPO / "tests" / "fixtures"
+
+
+@pytest.mark.parametrize("args", [
+    ["--from", "tests/fixtures/seed", "--db", "unix:/x"],
+    ["snapshot", "--from", "tests/fixtures/seed", "--lab"],
+    ["--libvirt", "test:///default", "snapshot", "--from", "tests/fixtures/seed"],
+])
+def test_from_with_a_live_connection_flag_is_refused_in_one_line(args):
+    r = cli(*args)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "--from reads a saved node" in r.stderr
+
+
+def test_snapshot_from_a_sosreport_says_what_it_read_and_prints_the_model():
+    r = cli("snapshot", "--json", "--from", str(FIXTURES / "sos" / "hotsos-sunbeam"))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["node"]["hostname"] == "noble-sunbeam"
+    assert "read sos_commands/openvswitch/openstack-hypervisor.ovs-vsctl_-t_5_show as ovs-vsctl show" \
+        in r.stderr
+    assert "warning: sos_commands/openvswitch/openstack-hypervisor.ovs-ofctl_show_br-ex" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_from_a_path_that_is_nothing_saved_is_one_line():
+    r = cli("snapshot", "--from", "/nonexistent/sosreport")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no such file" in r.stderr
