@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 import time
 from functools import partial
 
@@ -92,9 +93,12 @@ class OvsVlanApp(App):
         Binding("exclamation_mark", "problems", "problems"),
     ]
 
-    def __init__(self, backend: Backend, *, interval: float = 1.0) -> None:
+    def __init__(self, backend: Backend, *, interval: float = 1.0,
+                 notice: str | None = None) -> None:
+        """``notice``: shown once the app is up (what a saved node's files were read as)."""
         super().__init__()
         self.backend = backend
+        self._notice = notice
         self.interval = interval
         self.effective_interval = interval
         self.latest: Refresh | None = None
@@ -115,6 +119,10 @@ class OvsVlanApp(App):
         self.backend.start(asyncio.get_running_loop(),
                            lambda source: self.post_message(SourceChanged(source)))
         self._kick()
+        if self._notice:
+            warned = "warning:" in self._notice
+            self.notify(self._notice, title="saved node", timeout=20,
+                        severity="warning" if warned else "information")
 
     async def on_unmount(self) -> None:
         if self._refresh_timer is not None:
@@ -338,6 +346,33 @@ class OvsVlanApp(App):
 
 def run_app(endpoints: Endpoints, *, interval: float = 1.0) -> int:
     OvsVlanApp(LiveBackend(endpoints), interval=interval).run()
+    return 0
+
+
+def saved_app(path: str) -> OvsVlanApp:
+    """The app on a saved node (--from): every screen, the recorded counters, no rates."""
+    from collectors.saved.read import read_saved
+    from node.saved import SavedBackend
+    from tui.snapshot import saved_sources
+
+    saved = read_saved(path)
+    lines = saved.report()
+    print("\n".join(lines), file=sys.stderr)  # still on the terminal when the TUI exits
+    backend = SavedBackend(saved_sources(saved), hostname=saved.observation.hostname)
+    return OvsVlanApp(backend, interval=5.0, notice=saved_summary(saved))
+
+
+def saved_summary(saved) -> str:
+    """What the notice says: how many files were read, and each warning."""
+    read = sum(1 for f in saved.files if f.read_as and not f.warning)
+    warnings = [f"warning: {f.name}: {f.note}" for f in saved.files if f.warning]
+    head = f"{saved.kind} {saved.path}: {read} files read"
+    return "\n".join([head, *warnings[:6]] + ([f"... {len(warnings) - 6} more warnings "
+                                                 "(printed on stderr)"] if len(warnings) > 6 else []))
+
+
+def run_saved_app(path: str) -> int:
+    saved_app(path).run()
     return 0
 
 

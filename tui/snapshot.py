@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from rich.console import Console
 from rich.tree import Tree
 
+from collectors.endpoints import Endpoints
+from collectors.saved.read import read_saved
+from collectors.saved.result import SavedNode
 from model.contract import to_contract
 from model.join import NodeModel
 from node.once import collect_once
+from node.session import NodeSession
+from node.sources import SavedSources
 
 
 def run_snapshot(endpoints: Endpoints, *, as_json: bool) -> int:
@@ -19,14 +25,20 @@ def run_snapshot(endpoints: Endpoints, *, as_json: bool) -> int:
 
 def run_saved_snapshot(path: str, *, as_json: bool) -> int:
     """``snapshot --from PATH``: what was read as what goes to stderr, the model to stdout."""
-    from collectors.openflow import flow_detail
-    from collectors.saved.read import read_saved
-    from model.join import build_model
-
     saved = read_saved(path)
     for line in saved.report():
         print(line, file=sys.stderr)
-    return print_model(build_model(saved.observation, flow_detail), as_json=as_json)
+    return print_model(saved_session(saved).refresh().model, as_json=as_json)
+
+
+def saved_sources(saved: SavedNode) -> SavedSources:
+    """The saved records as a session reads a node (recorded at the files' time)."""
+    return SavedSources(saved.observation, os.stat(saved.path).st_mtime)
+
+
+def saved_session(saved: SavedNode) -> NodeSession:
+    """The same session a live node gets, over the saved records."""
+    return NodeSession(saved_sources(saved), hostname=saved.observation.hostname)
 
 
 def print_model(model: NodeModel, *, as_json: bool) -> int:

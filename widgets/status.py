@@ -20,7 +20,10 @@ def source_text(state: SourceState, now: float | None = None) -> Text:
     t.append(state.source + " ", style="bold")
     t.append(state.status, style=_COLOURS.get(state.status, "red"))
     if state.status == "saved":  # "ovsdb saved Thu Feb 10 16:19:17 UTC 2022"
-        t.append(f" {state.detail}", style="cyan")
+        when = state.detail or (time.strftime("%Y-%m-%d %H:%M", time.localtime(state.last_ok))
+                                if state.last_ok is not None else "")
+        if when:
+            t.append(f" {when}", style="cyan")
     elif state.status == "stale" and state.last_ok is not None:
         age = int((now or time.time()) - state.last_ok)
         t.append(f" {age}s", style="yellow")

@@ -1,0 +1,80 @@
+"""The TUI on what a node left behind (`ovsvlan-tui --from PATH`), with the
+real readers and the real SavedSources: it opens on a sosreport and on a saved
+snapshot, every source says "saved <when>", the recorded counters are shown
+without rates, the operator drills down as on a live node, and the files
+that gave nothing are named in a notice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from model.contract import to_contract
+from tests.ui.test_drilldown_lab import cells, on, text_of, until
+from tui.app import saved_app
+from tui.screens.instance import InstanceScreen
+from tui.snapshot import saved_session
+from collectors.saved.read import read_saved
+from widgets.keyed_table import KeyedTable
+from widgets.status import SourceBar
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+OPENSTACK = FIXTURES / "sos" / "hotsos-openstack"
+SUNBEAM = FIXTURES / "sos" / "hotsos-sunbeam"
+SIZE = (160, 50)
+
+
+async def opened(pilot) -> None:
+    await until(pilot, lambda: pilot.app.latest is not None, "the first refresh")
+    await until(pilot, lambda: pilot.app.screen.query_one("#instances", KeyedTable).row_count
+                == len(pilot.app.latest.model.instances), "the instance rows")
+
+
+async def test_a_sosreport_opens_with_every_source_saved_at_its_time_and_drills_down():
+    app = saved_app(str(OPENSTACK))
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        bar = " ".join(text_of(app.screen.query_one(SourceBar)).split())
+        for source in ("ovsdb", "openflow", "libvirt", "netlink"):
+            assert f"{source} saved Thu Feb 10 16:19:17 UTC 2022" in bar
+        assert "compute4" in bar and "OVS 2.13.3" in bar
+        instances = app.screen.query_one("#instances", KeyedTable)
+        (key,) = instances.rows
+        row = cells(instances, key)
+        assert "tap0e778df8-ca" in row and "br-int:9" in row
+        # the recorded packet counts, no rate: nothing was measured over time
+        vlan2 = " ".join(cells(app.screen.query_one("#vlans", KeyedTable), "2"))
+        assert "(271)" in vlan2 and "/s" not in vlan2
+        assert all(not r for r in (app.latest.port_rates, app.latest.link_rates, app.latest.vnic_rates))
+        await pilot.press("enter")
+        screen = await on(pilot, InstanceScreen)
+        assert "instance-00000001" in text_of(screen.query_one("#facts"))
+
+
+async def test_a_sosreport_with_failed_commands_names_them_in_a_notice():
+    app = saved_app(str(SUNBEAM))
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        notes = [n.message for n in app._notifications]
+        assert len(notes) == 1
+        assert "openstack-hypervisor.ovs-ofctl_dump-flows_br-ex" in notes[0]
+        bar = " ".join(text_of(app.screen.query_one(SourceBar)).split())
+        assert "libvirt error" in bar and "no domain XML or virsh list was saved" in bar
+
+
+async def test_a_saved_snapshot_opens_on_the_same_picture(tmp_path):
+    model = saved_session(read_saved(OPENSTACK)).refresh().model
+    path = tmp_path / "compute4.json"
+    path.write_text(json.dumps(to_contract(model)))
+    app = saved_app(str(path))
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        bar = " ".join(text_of(app.screen.query_one(SourceBar)).split())
+        assert "ovsdb saved" in bar and "compute4" in bar
+        assert "netlink error" in bar  # a snapshot keeps no links
+        again = app.latest.model
+        assert [i.domain.name for i in again.instances] == ["instance-00000001"]
+        assert [(v.local_vlan, v.physical_bridge) for v in again.vlans] == [
+            (v.local_vlan, v.physical_bridge) for v in model.vlans]
+        assert [(p.kind, p.subject) for p in again.problems] == [
+            (p.kind, p.subject) for p in model.problems]
