@@ -172,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
             a.add_argument("--ovn", action="store_true",
                            help="an ML2/OVN chassis (real OVN NB/SB, northd, ovn-controller) "
                                 "instead of the ML2/OVS agent's node")
+    sos = lab_sub.add_parser("sos", help="write the running lab as a sosreport-shaped directory "
+                                         "(then read it with --from DIR)")
+    sos.add_argument("dir", metavar="DIR", help="a new or empty directory")
+    sos.add_argument("--lab-name", type=_lab_name, default=argparse.SUPPRESS, metavar="NAME")
     ping = lab_sub.add_parser("ping", help="ping instance01's gateway (VLAN 2 -> 100 and back)")
     ping.add_argument("--continuous", action="store_true", help="keep pinging until interrupted")
     ping.add_argument("--count", type=_count, default=3, help="pings to send (default: 3)")
@@ -272,6 +276,12 @@ def _lab_command(args: argparse.Namespace) -> int:
     elif action == "status":
         print(labovn.status(lab))
         return 0 if labmod.is_up(lab) else 1
+    elif action == "sos":
+        from lab.sos import write_sos
+
+        written = write_sos(lab, Path(args.dir))
+        print(f"wrote {len(written)} files of lab {lab.name!r} under {args.dir}; "
+              f"read them with: ovsvlan-tui --from {args.dir}")
     elif action == "ping":
         labmod.require_root("ping")
         if not labmod.is_up(lab):
