@@ -41,12 +41,13 @@ from tui.navigation import (
 from tui.screens.base import NodeScreen
 from tui.screens.flow_detail import FlowDetailScreen
 from tui.screens.flows import FlowsScreen
-from tui.screens.help import HelpScreen
+from tui.screens.help import HelpScreen, own_bindings, sections
 from tui.screens.instance import InstanceScreen
 from tui.screens.overview import OverviewScreen
 from tui.screens.port import PortScreen
 from tui.screens.problems import ProblemsScreen
 from tui.screens.vlan import VlanScreen
+from widgets.virtual_table import OPEN_ROW
 
 _IP = re.compile(r"(?:nw_src|nw_dst|arp_spa|arp_tpa|ipv6_src|ipv6_dst|nd_target)="
                  r"([0-9a-fA-F.:]+)")
@@ -80,17 +81,26 @@ class JumpProvider(Provider):
                 yield Hit(score, matcher.highlight(text), action, help=help_text)
 
 
+# The node screens, in the order the help lists their keys.
+HELP_SCREENS = (OverviewScreen, InstanceScreen, PortScreen, VlanScreen, FlowsScreen,
+                FlowDetailScreen, ProblemsScreen)
+
+
 class OvsVlanApp(App):
     TITLE = "ovsvlan-tui"
     COMMANDS = App.COMMANDS | {JumpProvider}
-    BINDINGS = [
+    BINDINGS = [  # the help (tui/screens/help.py) is made from these and the screens'
         Binding("q", "quit", "quit"),
-        Binding("question_mark", "help", "help"),
-        Binding("m", "mark", "mark"),
-        Binding("M", "clear_mark", "clear mark", show=False),
-        Binding("p", "pause", "pause"),
-        Binding("r", "refresh_now", "refresh"),
-        Binding("exclamation_mark", "problems", "problems"),
+        Binding("question_mark", "help", "help", tooltip="this help"),
+        Binding("m", "mark", "mark", tooltip="set a mark: counters also show how much moved "
+                                             "since"),
+        Binding("M", "clear_mark", "clear mark", show=False, tooltip="clear the mark"),
+        Binding("p", "pause", "pause", tooltip="pause the display (collection goes on)"),
+        Binding("r", "refresh_now", "refresh", tooltip="refresh now"),
+        Binding("exclamation_mark", "problems", "problems", tooltip="the problem list"),
+        Binding("ctrl+p", "command_palette", "palette", show=False, priority=True,
+                tooltip="jump to an instance, Nova name, tap, port, MAC, IP seen in flows, "
+                        "or VLAN"),
     ]
 
     def __init__(self, backend: Backend, *, interval: float = 1.0,
@@ -109,13 +119,19 @@ class OvsVlanApp(App):
         self._refresh_timer: Timer | None = None
         self._jump_cache: tuple[int, list] | None = None
 
+    @classmethod
+    def keys_everywhere(cls) -> list[Binding]:
+        """Enter on a row, then the keys of every node screen, then the app's."""
+        return [OPEN_ROW, *own_bindings(NodeScreen), *own_bindings(cls)]
+
     def get_default_screen(self) -> OverviewScreen:
         return OverviewScreen()
 
     # -- lifecycle ---------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self.install_screen(HelpScreen(), name="help")
+        self.install_screen(HelpScreen(sections(self, self.keys_everywhere(), HELP_SCREENS)),
+                            name="help")
         self.backend.start(asyncio.get_running_loop(),
                            lambda source: self.post_message(SourceChanged(source)))
         self._kick()

@@ -72,6 +72,11 @@ class LazyRows(Sequence[Row]):
         return row
 
 
+# Enter on a row, here and in a KeyedTable (DataTable's own Enter): the help's word for it.
+OPEN_ROW = Binding("enter", "select", "open", show=False,
+                   tooltip="drill down into the selected row")
+
+
 class VirtualTable(ScrollView, can_focus=True):
     """Rows in, lines out; Enter posts ``RowSelected`` with the row's key."""
 
@@ -94,7 +99,7 @@ class VirtualTable(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "page down", show=False),
         Binding("home", "edge(0)", "first", show=False),
         Binding("end", "edge(1)", "last", show=False),
-        Binding("enter", "select", "open", show=False),
+        OPEN_ROW,
     ]
 
     cursor = reactive(0, always_update=True, repaint=False)

@@ -19,10 +19,12 @@ class NodeScreen(Screen):
     """A screen of the node view. Subclasses fill ``body`` and ``show``."""
 
     BINDINGS = [
-        Binding("escape", "back", "back"),
+        Binding("escape", "back", "back",
+                tooltip="back to where you came from (the breadcrumb shows the path)"),
     ]
 
     crumb = "?"
+    help_title = "?"  # its section in the help
     shown: Refresh | None = None  # the last refresh the app fed this screen
 
     def compose(self) -> ComposeResult:

@@ -60,9 +60,11 @@ def value_text(value: object) -> str:
 
 class FlowDetailScreen(NodeScreen):
     BINDINGS = [
-        Binding("i", "instance", "its instance"),
-        Binding("o", "port", "its port"),
+        Binding("i", "instance", "its instance",
+                tooltip="instance of the port this flow is about"),
+        Binding("o", "port", "its port", tooltip="that port"),
     ]
+    help_title = "flow"
     DEFAULT_CSS = """
     FlowDetailScreen #detail { height: 1fr; padding: 0 1; }
     """

@@ -29,10 +29,16 @@ _NOTHING = {  # why a scope can be empty, for the operator wondering
 
 class FlowsScreen(NodeScreen):
     BINDINGS = [
-        Binding("slash", "filter", "filter"),
-        Binding("s", "sort", "sort"),
-        Binding("i", "instance", "instance", show=False),
+        Binding("slash", "filter", "filter",
+                tooltip="filter: words like tap2d1670a4-8e, 192.168.100.30, reg5=0x3, "
+                        "dl_vlan=2, table=71, cookie=0x1d8e74efef4967c4"),
+        Binding("escape", "back", "back", tooltip="leave the filter box (an empty filter "
+                                                  "shows every flow); else back"),
+        Binding("s", "sort", "sort", tooltip="sort: table, rate, packets"),
+        Binding("i", "instance", "instance", show=False,
+                tooltip="instance of the selected flow's port"),
     ]
+    help_title = "flows"
     DEFAULT_CSS = """
     FlowsScreen #summary { height: auto; padding: 0 1; }
     FlowsScreen #filter { dock: bottom; display: none; }

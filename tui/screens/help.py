@@ -1,40 +1,53 @@
-"""`?`: what each key does, where."""
+"""`?`: what each key does, where, read from the bindings themselves.
+
+Each key is described once, in its Binding: ``description`` is the footer's
+short word, ``tooltip`` (when the footer word is not enough) the help's
+sentence. A binding without a description only hides a key from the footer
+and is not listed. A new screen's keys appear here by themselves once the
+app lists the screen in ``HELP_SCREENS``.
+"""
 
 from __future__ import annotations
 
+from typing import Iterable, Sequence
+
 from rich.table import Table
-from textual.app import ComposeResult
+from rich.text import Text
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
-KEYS = [
-    ("everywhere", [
-        ("Enter", "drill down into the selected row"),
-        ("Esc", "back to where you came from (the breadcrumb shows the path)"),
-        ("ctrl+p", "jump to an instance, Nova name, tap, port, MAC, IP seen in flows, or VLAN"),
-        ("m", "set a mark: counters also show how much moved since"),
-        ("M", "clear the mark"),
-        ("p", "pause the display (collection goes on)"),
-        ("r", "refresh now"),
-        ("!", "the problem list"),
-        ("?", "this help"),
-        ("q", "quit"),
-    ]),
-    ("overview", [("tab", "next pane"), ("f", "all flows")]),
-    ("instance", [("f", "flows of all its ports")]),
-    ("port", [("f", "flows of the port (in_port, reg5, dl_dst, output)"),
-              ("v", "its VLAN"), ("i", "its instance"), ("b", "its bridge's flows")]),
-    ("VLAN", [("f", "flows of the VLAN (both bridges)"), ("n", "the physical NIC"),
-              ("i", "the instance of the selected port")]),
-    ("flows", [("/", "filter: words like tap2d1670a4-8e, 192.168.100.30, reg5=0x3, "
-                     "dl_vlan=2, table=71, cookie=0x1d8e74efef4967c4"),
-               ("Esc", "leave the filter box (an empty filter shows every flow)"),
-               ("s", "sort: table, rate, packets"), ("Enter", "the flow in detail"),
-               ("i", "instance of the selected flow's port")]),
-    ("flow", [("i", "instance of the port this flow is about"), ("o", "that port")]),
-]
+# How keys are written in the help (Textual writes "esc", "⏎", "^p").
+_KEY_NAMES = {"escape": "Esc", "enter": "Enter", "tab": "tab", "ctrl+p": "ctrl+p"}
+
+HelpSection = tuple[str, list[tuple[str, str]]]
+
+
+def own_bindings(owner: type) -> list[Binding]:
+    """The bindings a class declares itself (not those it inherits), one per key."""
+    return [b for b in Binding.make_bindings(owner.__dict__.get("BINDINGS", ()))
+            if b.description]
+
+
+def key_text(app: App, binding: Binding) -> str:
+    return _KEY_NAMES.get(binding.key) or app.get_key_display(binding)
+
+
+def sections(app: App, everywhere: Sequence[Binding],
+             screens: Iterable[type]) -> list[HelpSection]:
+    """("everywhere", the keys of ``everywhere``), then one section per screen
+    (titled by its ``help_title``) with the keys it adds; (key, what) each."""
+    def keys(bindings: Iterable[Binding]) -> list[tuple[str, str]]:
+        return [(key_text(app, b), b.tooltip or b.description) for b in bindings]
+
+    out: list[HelpSection] = [("everywhere", keys(everywhere))]
+    for screen in screens:
+        screen_keys = keys(own_bindings(screen))
+        if screen_keys:
+            out.append((screen.help_title, screen_keys))
+    return out
 
 
 class HelpScreen(Screen):
@@ -48,15 +61,22 @@ class HelpScreen(Screen):
                                   border: round $accent; background: $surface; padding: 0 1; }
     """
 
-    def compose(self) -> ComposeResult:
+    def __init__(self, keys: list[HelpSection]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def key_table(self) -> Table:
         table = Table(show_header=False, box=None, expand=True)
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
-        for where, keys in KEYS:
-            table.add_row(f"[b]{where}[/b]", "")
+        for where, keys in self.keys:
+            table.add_row(Text(where, style="bold"), "")
             for key, what in keys:
-                table.add_row(f"  {key}", what)
+                table.add_row(f"  {key}", Text(what))
+        return table
+
+    def compose(self) -> ComposeResult:
         with VerticalScroll() as keys:
             keys.border_title = "Keys"
             keys.border_subtitle = "Esc, q or ?: close"
-            yield Static(table)
+            yield Static(self.key_table())

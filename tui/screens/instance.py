@@ -17,8 +17,9 @@ from widgets.keyed_table import KeyedTable
 
 class InstanceScreen(NodeScreen):
     BINDINGS = [
-        Binding("f", "flows", "flows of instance"),
+        Binding("f", "flows", "flows of instance", tooltip="flows of all its ports"),
     ]
+    help_title = "instance"
     DEFAULT_CSS = """
     InstanceScreen #facts { height: auto; padding: 0 1; }
     InstanceScreen #vnics { height: auto; max-height: 50%; }

@@ -37,10 +37,10 @@ def pane_state(sources, names: tuple[str, ...], now: float) -> Text | None:
 
 
 class OverviewScreen(NodeScreen):
-    crumb = "overview"
+    crumb = help_title = "overview"
 
     BINDINGS = [
-        Binding("escape", "back", "back", show=False),  # the first screen: nowhere to go back to
+        Binding("escape", "back", show=False),  # the first screen: nowhere to go back to
         Binding("tab", "app.focus_next", "next pane", show=False),
         Binding("f", "flows", "all flows"),
     ]

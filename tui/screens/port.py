@@ -36,11 +36,13 @@ def _rates(r: tuple[float, float, float, float] | None) -> dict[str, float]:
 
 class PortScreen(NodeScreen):
     BINDINGS = [
-        Binding("f", "flows", "flows of port"),
+        Binding("f", "flows", "flows of port",
+                tooltip="flows of the port (in_port, reg5, dl_dst, output)"),
         Binding("v", "vlan", "its VLAN"),
         Binding("i", "instance", "its instance"),
-        Binding("b", "bridge", "bridge flows"),
+        Binding("b", "bridge", "bridge flows", tooltip="its bridge's flows"),
     ]
+    help_title = "port"
     # Panels take the height of their content (rows of an auto-height grid
     # are sized to it) and the whole screen scrolls, so no OVSDB row is ever
     # cut off, however many external_ids and other_config keys a port has.

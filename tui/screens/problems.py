@@ -13,7 +13,7 @@ from widgets.keyed_table import KeyedTable
 
 
 class ProblemsScreen(NodeScreen):
-    crumb = "problems"
+    crumb = help_title = "problems"
     DEFAULT_CSS = """
     ProblemsScreen #summary { height: auto; padding: 0 1; }
     ProblemsScreen #problems { height: auto; max-height: 70%; }

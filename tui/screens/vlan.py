@@ -20,10 +20,12 @@ from widgets.virtual_table import VirtualTable
 
 class VlanScreen(NodeScreen):
     BINDINGS = [
-        Binding("f", "flows", "flows of VLAN"),
-        Binding("n", "nic", "physical NIC"),
-        Binding("i", "instance", "instance of port"),
+        Binding("f", "flows", "flows of VLAN", tooltip="flows of the VLAN (both bridges)"),
+        Binding("n", "nic", "physical NIC", tooltip="the physical NIC"),
+        Binding("i", "instance", "instance of port",
+                tooltip="the instance of the selected port"),
     ]
+    help_title = "VLAN"
     DEFAULT_CSS = """
     VlanScreen #facts { height: auto; padding: 0 1; }
     VlanScreen .pane { border: round $primary-darken-2; border-title-color: $text;
