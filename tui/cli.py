@@ -117,7 +117,7 @@ def check_from(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     """--from reads files: a live connection flag beside it would be silently ignored."""
     if getattr(args, "from_path", None) is None:
         return
-    if args.command in ("exporter", "lab"):
+    if args.command not in (None, "snapshot"):  # trace asks the running switch; lab, exporter
         parser.error(f"--from reads a saved node; {args.command} works on a live one only")
     given = [flag for dest, flag in LIVE_FLAGS if getattr(args, dest, None)]
     if given:

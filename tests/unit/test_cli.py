@@ -202,6 +202,8 @@ FIXTURES = REPO / "tests" / "fixtures"
     ["--from", "tests/fixtures/seed", "--db", "unix:/x"],
     ["snapshot", "--from", "tests/fixtures/seed", "--lab"],
     ["--libvirt", "test:///default", "snapshot", "--from", "tests/fixtures/seed"],
+    ["trace", "--from", "tests/fixtures/seed", "--port", "tap2d1670a4-8e", "--to", "192.0.2.1"],
+    ["exporter", "--from", "tests/fixtures/seed"],
 ])
 def test_from_with_a_live_connection_flag_is_refused_in_one_line(args):
     r = cli(*args)
