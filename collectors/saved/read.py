@@ -7,6 +7,7 @@ directory (or one file) of command outputs recognised by their content.
 from __future__ import annotations
 
 import tarfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 from collectors.saved import kinds
@@ -51,14 +52,14 @@ def _read_outputs(root: Path, files: list[Path], given: Path | None = None) -> S
         if f.stat().st_size > MAX_FILE:
             asm.skip(rel, "larger than 512 MB")
             continue
-        asm.add(rel, f.read_bytes())
-        if asm.files and asm.files[-1].read_as or f in {Path(root, n) for n, *_ in asm.flow_texts}:
+        data = f.read_bytes()
+        if kinds.recognise(data) is not None:
             newest = max(newest, f.stat().st_mtime)
-    from datetime import datetime, timezone
-    taken = (datetime.fromtimestamp(newest, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-             + " (file time)") if newest else None
-    if not any(f.read_as for f in asm.files) and not asm.flow_texts and not asm.port_texts:
+        asm.add(rel, data)
+    if not newest:
         raise SavedError(f"--from {given or root}: no file there is an output this tool reads "
                          "(ovs-vsctl show/list, ovs-ofctl show/dump-flows/dump-ports, virsh list/"
                          "dumpxml, ip -d link, a sosreport or a snapshot --json)")
+    # saved outputs do not say when they were taken: the newest file's time is the best guess
+    taken = datetime.fromtimestamp(newest, timezone.utc).strftime("%Y-%m-%d %H:%M UTC") + " (file time)"
     return asm.node(taken, (given or root).name)

@@ -14,7 +14,7 @@ import os
 import re
 import tarfile
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from collectors.saved import kinds
 from collectors.saved.assemble import Assembler
@@ -62,7 +62,7 @@ def is_sosreport_dir(path: Path) -> bool:
     return (path / "sos_commands").is_dir()
 
 
-def _dir_files(root: Path) -> Iterator[tuple[str, callable]]:
+def _dir_files(root: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         for f in sorted(filenames):
@@ -71,12 +71,14 @@ def _dir_files(root: Path) -> Iterator[tuple[str, callable]]:
                 yield full.relative_to(root).as_posix(), full.read_bytes
 
 
-def _tar_files(tar: tarfile.TarFile) -> Iterator[tuple[str, callable]]:
-    members = [m for m in tar.getmembers() if m.isfile()]
-    tops = {m.name.split("/", 1)[0] for m in members if "/" in m.name}
-    top = next(iter(tops)) + "/" if len(tops) == 1 else ""
-    for m in members:
-        if m.name.startswith(top) and m.size <= MAX_FILE:
+def _tar_files(tar: tarfile.TarFile) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    """Members in archive order, read as the stream passes them (an .xz cannot seek
+    back cheaply); a sosreport's members all sit under one top directory."""
+    top = None
+    for m in tar:
+        if top is None:
+            top = m.name.split("/", 1)[0] + "/" if "/" in m.name or m.isdir() else ""
+        if m.isfile() and m.name.startswith(top) and m.size <= MAX_FILE:
             yield m.name[len(top):], (lambda m=m: tar.extractfile(m).read())
 
 
@@ -92,7 +94,7 @@ def read_sosreport(path: Path) -> SavedNode:
     if path.is_dir():
         return _read(path, _dir_files(path))
     try:
-        with tarfile.open(path, "r:*") as tar:
+        with tarfile.open(path, "r|*") as tar:
             return _read(path, _tar_files(tar))
     except (tarfile.TarError, EOFError, OSError) as e:
         raise ValueError(f"{path}: not a readable sosreport tarball ({e})") from None

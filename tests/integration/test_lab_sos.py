@@ -99,3 +99,19 @@ def test_the_labs_sosreport_as_a_tarball_reads_as_the_directory(sos_dir, tmp_pat
 def test_lab_sos_never_writes_over_a_directory_that_has_files(shared_lab, sos_dir):
     r = cli("lab", "sos", str(sos_dir), "--lab-name", shared_lab.name)
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "not an empty directory" in r.stderr
+
+
+def test_pasted_listings_alone_rebuild_the_bridges_with_port_other_config(shared_lab, tmp_path):
+    """No `show`, no conf.db: `ovs-vsctl list` of four tables, saved under any
+    names, give every bridge, port and interface, other_config included."""
+    from lab.run import vsctl
+
+    for n, table in enumerate(("Open_vSwitch", "bridge", "port", "interface")):
+        (tmp_path / f"paste-{n}.txt").write_text(vsctl(shared_lab.rundir, "list", table))
+    saved = cli("snapshot", "--json", "--from", str(tmp_path))
+    live = cli("--lab", "--lab-name", shared_lab.name, "snapshot", "--json")
+    assert saved.returncode == 0, saved.stderr
+    assert re.search(r"read paste-2.txt as ovs-vsctl list: \d+ Port rows", saved.stderr)
+    strip = lambda doc: [{**b, "ports": [{k: v for k, v in p.items() if k not in ("domain_uuid",)}  # noqa: E731
+                                         for p in b["ports"]]} for b in doc["bridges"]]
+    assert strip(json.loads(saved.stdout)) == strip(json.loads(live.stdout))
