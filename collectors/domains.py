@@ -40,9 +40,12 @@ import errno
 import xml.etree.ElementTree as ET
 from typing import Callable, Iterable
 
-from model.records import Domain, Vnic, VnicStats
+from model.records import Domain, NovaPort, Vnic, VnicStats
 
-NOVA = "{http://openstack.org/xmlns/libvirt/nova/1.1}"
+# Nova's metadata namespaces: 1.1 (newer, with <nova:ports>) and 1.0 (older
+# Nova, e.g. Newton's RHOSP 10); the elements read here are the same in both.
+NOVA_NAMESPACES = ("{http://openstack.org/xmlns/libvirt/nova/1.1}",
+                   "{http://openstack.org/xmlns/libvirt/nova/1.0}")
 
 # virDomainState, in libvirt's order.
 STATES = ("nostate", "running", "blocked", "paused", "shutdown", "shutoff",
@@ -94,6 +97,12 @@ def parse_domain_xml(xml: str, *, state: str, id: int | None) -> Domain:
         if isinstance(e, DomainXmlError):
             raise
         raise DomainXmlError(f"malformed domain XML: {e}") from None
+    if root.tag == "domstatus":
+        # libvirt's status XML (run/libvirt/qemu/*.xml) wraps the live domain
+        inner = root.find("domain")
+        if inner is None:
+            raise DomainXmlError("<domstatus> holds no <domain>")
+        root = inner
     if root.tag != "domain":
         raise DomainXmlError(f"expected <domain>, got <{root.tag}>")
     name = root.findtext("name")
@@ -101,20 +110,32 @@ def parse_domain_xml(xml: str, *, state: str, id: int | None) -> Domain:
     if not name or not uuid:
         raise DomainXmlError("domain XML lacks <name> or <uuid>")
 
-    nova = root.find(f"metadata/{NOVA}instance")
-    flavor = nova.find(f"{NOVA}flavor") if nova is not None else None
-    project = nova.find(f"{NOVA}owner/{NOVA}project") if nova is not None else None
+    nova, ns = None, NOVA_NAMESPACES[0]
+    for ns in NOVA_NAMESPACES:
+        nova = root.find(f"metadata/{ns}instance")
+        if nova is not None:
+            break
+    flavor = nova.find(f"{ns}flavor") if nova is not None else None
+    project = nova.find(f"{ns}owner/{ns}project") if nova is not None else None
+    ports = nova.iterfind(f"{ns}ports/{ns}port") if nova is not None else ()
     return Domain(
         name=name.strip(),
         uuid=uuid.strip(),
         state=state,
         id=id,
-        nova_name=_text(nova.find(f"{NOVA}name")) if nova is not None else None,
+        nova_name=_text(nova.find(f"{ns}name")) if nova is not None else None,
         flavor=flavor.get("name") if flavor is not None else None,
         project=_text(project),
         project_id=project.get("uuid") if project is not None else None,
         vnics=tuple(_vnic(i) for i in root.iterfind("devices/interface")),
+        nova_ports=tuple(_nova_port(p, ns) for p in ports if p.get("uuid")),
     )
+
+
+def _nova_port(port: ET.Element, ns: str) -> NovaPort:
+    return NovaPort(uuid=port.get("uuid", "").strip(),
+                    fixed_ips=tuple(ip.get("address", "") for ip in port.iterfind(f"{ns}ip")
+                                    if ip.get("type", "fixed") == "fixed" and ip.get("address")))
 
 
 def _vnic(iface: ET.Element) -> Vnic:

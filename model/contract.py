@@ -57,6 +57,10 @@ def port_dict(pv: PortView) -> dict:
         "error": (i.error if i else None) or (
             "ofport -1: the interface could not be opened" if i and i.ofport == -1 else None),
         "other_config": dict(pv.port.other_config),
+        "owner": pv.owner,
+        # more than one: an OVS bond, each member with its own link state
+        "interfaces": [{"name": x.name, "type": x.type or "system", "link_state": x.link_state}
+                       for x in pv.port.interfaces],
     }
 
 
@@ -76,6 +80,10 @@ def vlan_dict(v: VlanView) -> dict:
         "datapath_key": v.datapath_key,
         "localnet": v.localnet,
         "network_name": v.network_name,
+        "tunnel_bridge": v.tunnel_bridge,
+        "tunnel_ports": list(v.tunnel_ports),
+        "remote_ips": list(v.remote_ips),
+        "duplicate_flows": [flow_brief(f) for f in v.duplicate_flows],
     }
 
 
@@ -131,6 +139,8 @@ def to_contract(model: NodeModel) -> dict:
                 "datapath_key": vv.datapath_key,
                 "chassis": vv.chassis,
                 "ovn_installed": vv.ovn_installed,
+                "tunnel_bridge": vv.tunnel_bridge,
+                "fixed_ips": list(vv.fixed_ips),
             } for vv in inst.vnics],
         } for inst in model.instances],
         "vlans": [vlan_dict(v) for v in model.vlans],

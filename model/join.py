@@ -18,9 +18,10 @@ from dataclasses import replace
 from typing import Iterable, Mapping
 
 from model.ovn import chassis_of, refine
-from model.ports import ofp_name, port_refers  # noqa: F401  (re-exported)
+from model.ports import ofp_name, port_owner, port_refers  # noqa: F401  (re-exported)
 from model.problems import find_problems
-from model.records import Observation, OvsBridge, Vnic
+from model.records import Domain, Observation, OvsBridge, Vnic
+from model.tunnels import tunnel_bridges, tunnel_map
 from model.views import (  # noqa: F401  (re-exported)
     DetailOf,
     InstanceView,
@@ -82,15 +83,20 @@ def build_model(obs: Observation, detail_of: DetailOf) -> NodeModel:
     for b in bridges:
         for p in b.ports:
             i = p.interface
-            peer_bridge = iface_bridge.get(i.peer) if i and i.peer else None
+            peer_bridge = iface_bridge.get(i.peer) if i and i.peer else _veth_peer(p.name, b.name,
+                                                                                 iface_bridge)
             uuid, mac, tap = owners.get(p.name, (None, None, None))
             pv = PortView(bridge=b.name, port=p, interface=i, peer_bridge=peer_bridge,
-                          domain_uuid=uuid, vnic_mac=mac, tap=tap, link=links.get(p.name))
+                          domain_uuid=uuid, vnic_mac=mac, tap=tap, link=links.get(p.name),
+                          owner=port_owner(p, b.name, integration_bridge=int_br,
+                                           domain_uuid=uuid))
             port_views.append(pv)
             by_name[p.name] = pv
 
     phys = physical_bridges(bridges, int_br, iface_bridge)
-    vlans = vlan_map(bridges, int_br, phys, by_name, obs.flows, detail_of)
+    tun_brs = tunnel_bridges(bridges, int_br, iface_bridge)
+    legs = tunnel_map(tun_brs, by_name, obs.flows, detail_of)
+    vlans = vlan_map(bridges, int_br, phys, by_name, obs.flows, detail_of, legs, tun_brs)
     vlan_by_local = {v.local_vlan: v for v in vlans}
 
     instances = []
@@ -99,7 +105,8 @@ def build_model(obs: Observation, detail_of: DetailOf) -> NodeModel:
         views = []
         for n, v in enumerate(d.vnics):
             pv = by_name.get(vnic_port.get((d.uuid, n), ""))
-            vv = VnicView(vnic=v, port=pv, link=links.get(v.target or ""))
+            vv = VnicView(vnic=v, port=pv, link=links.get(v.target or ""),
+                          fixed_ips=_fixed_ips(d, v, pv))
             if pv is not None:
                 vv = _with_network(vv, pv, vlan_by_local, int_br)
             views.append(vv)
@@ -155,4 +162,26 @@ def _with_network(vv: VnicView, pv: PortView, vlans: Mapping[int, VlanView], int
         physical_network=(vlan.physical_network if vlan else None) or oc.get("physical_network"),
         physical_bridge=vlan.physical_bridge if vlan else None,
         nics=vlan.nics if vlan else (),
+        tunnel_bridge=vlan.tunnel_bridge if vlan else None,
     )
+
+
+def _veth_peer(port: str, bridge: str, iface_bridge: Mapping[str, str]) -> str | None:
+    """The far bridge of an old agent's veth pair int-br-X / phy-br-X."""
+    if port.startswith("int-") and iface_bridge.get("phy-" + port[4:]) == port[4:]:
+        return port[4:]
+    if port.startswith("phy-") and port[4:] == bridge:
+        other = iface_bridge.get("int-" + bridge)
+        return other if other and other != bridge else None
+    return None
+
+
+def _fixed_ips(d: Domain, v: Vnic, pv: PortView | None) -> tuple[str, ...]:
+    """The vNIC's fixed IPs from <nova:ports>, joined by Neutron port id: the
+    virtualport's interfaceid, the OVS iface-id, or the tap named after it."""
+    ids = {x for x in (v.iface_id, pv.interface.iface_id if pv and pv.interface else None) if x}
+    for port in d.nova_ports:
+        tap = "tap" + port.uuid[:11]
+        if port.uuid in ids or tap in (v.target, pv.tap if pv else None):
+            return port.fixed_ips
+    return ()

@@ -7,6 +7,7 @@ characters, or by its number; every join from a flow to a port goes through
 
 from __future__ import annotations
 
+from model.records import OvsInterface, OvsPort
 from model.views import PortView
 
 # OVS interface types of tunnel ports and of physical NICs.
@@ -32,3 +33,67 @@ def port_refers(ref: str | None, port: PortView) -> bool:
         return False
     return (ref == port.name or ref == ofp_name(port.name)
             or (port.ofport is not None and ref == str(port.ofport)))
+
+
+# Ports the Neutron agents plug (neutron/agent/l3 and linux/interface.py
+# prefixes): they carry an iface-id but belong to no VM.
+ROUTER_PREFIXES = ("qr-", "sg-", "ha-")  # router interface, DVR SNAT, HA network
+GATEWAY_PREFIXES = ("qg-", "fg-")  # router gateway, DVR floating-IP gateway
+# Old agents joined br-int to a physical bridge with a veth pair named like the patch ports.
+VETH_PAIR_PREFIXES = ("int-", "phy-")
+
+Owner = str  # instance, router, gateway, dhcp, patch, tunnel, nic, bridge-internal, unknown
+OWNERS = ("instance", "router", "gateway", "dhcp", "patch", "tunnel", "nic",
+          "bridge-internal", "unknown")
+
+
+def port_owner(port: OvsPort, bridge: str, *, integration_bridge: str | None,
+               domain_uuid: str | None) -> Owner:
+    """Who a port belongs to, from what OVSDB and libvirt say about it.
+
+    A DHCP port is the DHCP agent's ``tap...`` of type internal (it lives in
+    a ``qdhcp-`` namespace); a VM's tap is never internal. A port of two or
+    more interfaces is a bond: a NIC.
+    """
+    i = port.interface
+    kind = i.type if i else ""
+    if domain_uuid:
+        return "instance"
+    if port.name == bridge:
+        return "bridge-internal"
+    if kind == "patch" or port.name.startswith(VETH_PAIR_PREFIXES) and kind in NIC_TYPES:
+        return "patch"
+    if kind in TUNNEL_TYPES:
+        return "tunnel"
+    if port.name.startswith(ROUTER_PREFIXES):
+        return "router"
+    if port.name.startswith(GATEWAY_PREFIXES):
+        return "gateway"
+    device_owner = i.external_ids.get("device_owner") if i else None
+    if device_owner == "network:dhcp" or (port.name.startswith("tap") and kind == "internal"):
+        return "dhcp"
+    if len(port.interfaces) > 1:
+        return "nic"
+    if bridge != integration_bridge and kind in NIC_TYPES and not (i and i.iface_id):
+        return "nic"
+    return "unknown"
+
+
+def is_veth_pair(int_port: str, phys_port: str, phys_bridge: str) -> bool:
+    """int-br-X on br-int and phy-br-X on br-X: an old agent's veth pair."""
+    return int_port == f"int-{phys_bridge}" and phys_port == f"phy-{phys_bridge}"
+
+
+def remote_ip(iface: OvsInterface) -> str | None:
+    """A tunnel's far end: options:remote_ip, else the agent's name for it
+    (vxlan-0a000072 = 10.0.0.114)."""
+    ip = unquote(iface.options.get("remote_ip"))
+    if ip and ip != "flow":
+        return ip
+    head, _, tail = iface.name.rpartition("-")
+    if head and len(tail) == 8:
+        try:
+            return ".".join(str(b) for b in bytes.fromhex(tail))
+        except ValueError:
+            return None
+    return None

@@ -26,8 +26,9 @@ def find_problems(model: NodeModel) -> tuple[Problem, ...]:
             out.append(Problem("interface-error", i.name,
                                f"interface {i.name} on {pv.bridge}: "
                                f"{i.error or 'ofport -1 (the interface could not be opened)'}"))
+        # agent ports (router, gateway, DHCP) carry an iface-id too, but no VM
         if model.domains_known and pv.bridge == model.integration_bridge and pv.is_vif \
-                and pv.domain_uuid is None:
+                and pv.domain_uuid is None and pv.owner == "unknown":
             owner = i.vm_uuid if i else None
             out.append(Problem("orphan-port", pv.name,
                                f"VIF port {pv.name} (Neutron port {i.iface_id}) belongs to no "
@@ -42,27 +43,63 @@ def find_problems(model: NodeModel) -> tuple[Problem, ...]:
                 out.append(Problem("unplugged-vif", what,
                                    f"{inst.domain.name}'s vNIC {vv.vnic.mac} (target "
                                    f"{vv.vnic.target or 'none'}) is on no OVS bridge"))
+    tunnel_bridges = _tunnel_bridges(model)
     for v in model.vlans:
-        if not v.ports or v.network_type in TUNNEL_NETWORKS or v.network_type == "local":
-            continue
         subject = f"vlan {v.local_vlan}"
-        provider = ("provider VLAN " + str(v.segmentation_id)) if v.segmentation_id is not None \
-            else "the untagged provider network"
-        phy_read = v.physical_bridge is None or _read_ok(model.flows, v.physical_bridge)
-        if v.egress_flow is None and phy_read:
-            out.append(Problem("missing-vlan-translation", subject,
-                               f"egress: no flow on {v.physical_bridge or 'any physical bridge'} "
-                               f"turns local VLAN {v.local_vlan} into {provider}"))
-        if v.ingress_flow is None and _read_ok(model.flows, v.bridge):
-            out.append(Problem("missing-vlan-translation", subject,
-                               f"ingress: no flow on {v.bridge} turns {provider} into local "
-                               f"VLAN {v.local_vlan}"))
+        if v.duplicate_flows:
+            out.append(Problem("duplicate-vlan-translation", subject, _duplicates(v)))
+        if not v.ports or v.network_type == "local":
+            continue
+        if v.network_type in TUNNEL_NETWORKS:
+            if v.ingress_flow is None and v.tunnel_bridge and _read_ok(model.flows, v.tunnel_bridge):
+                vni = f"VNI {v.segmentation_id}" if v.segmentation_id is not None else "its VNI"
+                out.append(Problem("missing-vlan-translation", subject,
+                                   f"ingress: no flow on {v.tunnel_bridge} turns {vni} into "
+                                   f"local VLAN {v.local_vlan}"))
+        else:
+            if v.network_type is None and not all(_read_ok(model.flows, b) for b in tunnel_bridges):
+                continue  # may be a tunnel network whose br-tun flows were not read
+            out.extend(_missing_translation(model, v, subject))
         if v.segmentation_id is not None and v.flow_segmentation_id is not None \
                 and v.segmentation_id != v.flow_segmentation_id:
             out.append(Problem("vlan-mismatch", subject,
                                f"ports say segmentation_id {v.segmentation_id} but the flows "
                                f"translate local VLAN {v.local_vlan} to {v.flow_segmentation_id}"))
     return tuple(out)
+
+
+def _missing_translation(model: NodeModel, v, subject: str) -> list[Problem]:
+    out = []
+    provider = ("provider VLAN " + str(v.segmentation_id)) if v.segmentation_id is not None \
+        else "the untagged provider network"
+    if v.physical_bridge is not None:
+        phy_read = _read_ok(model.flows, v.physical_bridge)
+    else:  # "no flow on any physical bridge" needs every physical bridge's flows
+        phys = {pv.peer_bridge for pv in model.ports if pv.bridge == v.bridge
+                and pv.owner == "patch" and pv.peer_bridge} - _tunnel_bridges(model)
+        phy_read = bool(phys) and all(_read_ok(model.flows, b) for b in phys)
+    if v.egress_flow is None and phy_read:
+        out.append(Problem("missing-vlan-translation", subject,
+                           f"egress: no flow on {v.physical_bridge or 'any physical bridge'} "
+                           f"turns local VLAN {v.local_vlan} into {provider}"))
+    if v.ingress_flow is None and _read_ok(model.flows, v.bridge):
+        out.append(Problem("missing-vlan-translation", subject,
+                           f"ingress: no flow on {v.bridge} turns {provider} into local "
+                           f"VLAN {v.local_vlan}"))
+    return out
+
+
+def _tunnel_bridges(model: NodeModel) -> set[str]:
+    return {pv.bridge for pv in model.ports if pv.owner == "tunnel"}
+
+
+def _duplicates(v) -> str:
+    shown = v.ingress_flow or v.egress_flow
+    flows = ([shown] if shown else []) + list(v.duplicate_flows)
+    listed = "; ".join(f"{f.bridge} table {f.table} priority {f.priority}: {f.match} -> {f.actions}"
+                       for f in flows)
+    return (f"{len(flows)} flows of equal priority translate into local VLAN {v.local_vlan}, so "
+            f"frames of another network land on it: {listed}")
 
 
 def _read_ok(flows: Mapping[str, FlowDump], bridge: str) -> bool:

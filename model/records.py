@@ -210,6 +210,14 @@ class Vnic:
 
 
 @dataclass(frozen=True, slots=True)
+class NovaPort:
+    """One ``<nova:port>`` of Nova's metadata (1.1): a Neutron port and its fixed IPs."""
+
+    uuid: str
+    fixed_ips: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Domain:
     name: str  # libvirt name, e.g. instance-00000027
     uuid: str
@@ -221,6 +229,7 @@ class Domain:
     project_id: str | None = None
     vnics: tuple[Vnic, ...] = ()
     error: str | None = None  # why its XML could not be read (then it has no vnics)
+    nova_ports: tuple[NovaPort, ...] = ()  # from <nova:ports> (Nova metadata 1.1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,7 @@ class PortView:
     vnic_mac: str | None = None
     tap: str | None = None  # the VM's tap when the port is a qvo (hybrid firewall)
     link: Link | None = None  # netlink view of the port's device
+    owner: str = "unknown"  # instance, router, gateway, dhcp, patch, tunnel, nic, bridge-internal
 
     @property
     def name(self) -> str:
@@ -89,6 +90,8 @@ class VnicView:
     datapath_key: int | None = None  # the network's datapath, loaded by the tap's table-0 flow
     chassis: str | None = None  # this node's system-id, where the port is bound
     ovn_installed: bool | None = None  # ovn-controller has put the port's flows in
+    tunnel_bridge: str | None = None  # br-tun when its network is a tunnel network
+    fixed_ips: tuple[str, ...] = ()  # from Nova's <nova:ports> metadata (1.1)
 
     @property
     def link_state(self) -> str | None:
@@ -122,6 +125,12 @@ class VlanView:
     datapath_key: int | None = None
     localnet: str | None = None  # the localnet port, e.g. provnet-<segment>
     network_name: str | None = None  # Neutron's name, from the southbound DB when reachable
+    tunnel_bridge: str | None = None  # br-tun, for a tunnel network (VNI = segmentation_id)
+    tunnel_ports: tuple[str, ...] = ()  # the tunnel ports its frames leave through
+    remote_ips: tuple[str, ...] = ()  # the far ends of those tunnels
+    # flows that translate into (or out of) this local VLAN as well as the one
+    # shown, at the same table and priority: frames of another network land here
+    duplicate_flows: tuple[Flow, ...] = ()
 
     @property
     def key(self) -> str:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from model.neutron import DEAD_VLAN
-from model.ports import NIC_TYPES, TUNNEL_TYPES, port_refers
+from model.neutron import DEAD_VLAN, TUNNEL_NETWORKS
+from model.ports import NIC_TYPES, TUNNEL_TYPES, is_veth_pair, port_refers
 from model.records import Flow, FlowDetail, FlowDump, OvsPort
+from model.tunnels import TunnelLeg
 from model.views import VlanView, DetailOf
 
 
@@ -37,7 +38,8 @@ def flows_of(flows: Mapping[str, FlowDump], bridge: str) -> tuple[Flow, ...]:
 
 
 def physical_bridges(bridges, int_br, iface_bridge) -> dict[str, tuple[str, str, tuple[str, ...]]]:
-    """Bridges patched to the integration bridge that carry no tunnels:
+    """Bridges joined to the integration bridge (by a patch pair, or by the
+    veth pair int-br-X / phy-br-X of old agents) that carry no tunnels:
     name -> (their patch port, br-int's patch port, NICs)."""
     out = {}
     for b in bridges:
@@ -49,15 +51,41 @@ def physical_bridges(bridges, int_br, iface_bridge) -> dict[str, tuple[str, str,
         for p in b.ports:
             i = p.interface
             if i and i.type == "patch" and i.peer and iface_bridge.get(i.peer) == int_br:
-                nics = tuple(p2.name for p2 in b.ports if p2.name != b.name and p2.interfaces
-                             and all(i2.type in NIC_TYPES for i2 in p2.interfaces))
-                out[b.name] = (p.name, i.peer, nics)
-                break
+                peer = i.peer
+            elif i and i.type in NIC_TYPES and iface_bridge.get(f"int-{b.name}") == int_br \
+                    and is_veth_pair(f"int-{b.name}", p.name, b.name):
+                peer = f"int-{b.name}"
+            else:
+                continue
+            nics = tuple(p2.name for p2 in b.ports if p2.name not in (b.name, p.name)
+                         and p2.interfaces and all(i2.type in NIC_TYPES for i2 in p2.interfaces)
+                         and not p2.name.startswith(("qg-", "fg-")))
+            out[b.name] = (p.name, peer, nics)
+            break
     return out
 
 
+def _keep_all(table: dict, vlan: int, entry: tuple[str, Flow, FlowDetail]) -> None:
+    table.setdefault(vlan, []).append(entry)
+
+
+def _best(entries: list[tuple[str, Flow, FlowDetail]] | None, other_vlan) -> tuple:
+    """The highest-priority candidate (e.g. over a DVR table), and the other
+    candidates at its very table and priority that come from another VLAN:
+    two networks translated into one."""
+    if not entries:
+        return None, ()
+    entries = sorted(entries, key=lambda e: e[1].priority, reverse=True)
+    best = entries[0]
+    dups = tuple(e[1] for e in entries[1:]
+                 if e[0] == best[0] and e[1].table == best[1].table
+                 and e[1].priority == best[1].priority and other_vlan(e[2]) != other_vlan(best[2]))
+    return best, dups
+
+
 def vlan_map(bridges, int_br, phys, by_name, flows: Mapping[str, FlowDump],
-             detail_of: DetailOf) -> list[VlanView]:
+             detail_of: DetailOf, tunnels: Mapping[int, TunnelLeg] | None = None,
+             tunnel_bridges: tuple[str, ...] = ()) -> list[VlanView]:
     if int_br is None:
         return []
     int_bridge = next(b for b in bridges if b.name == int_br)
@@ -74,8 +102,9 @@ def vlan_map(bridges, int_br, phys, by_name, flows: Mapping[str, FlowDump],
     # Translation flows, found from their effect rather than a fixed table:
     # egress on a physical bridge matches in_port=<phy patch>,dl_vlan=<local>;
     # ingress on br-int matches in_port=<int patch> and sets the local VLAN.
-    egress: dict[int, tuple[str, Flow, FlowDetail]] = {}
-    ingress: dict[int, tuple[str, Flow, FlowDetail]] = {}
+    tunnels = tunnels or {}
+    egress: dict[int, list[tuple[str, Flow, FlowDetail]]] = {}
+    ingress: dict[int, list[tuple[str, Flow, FlowDetail]]] = {}
     for br_name, (phy_patch, int_patch, _nics) in phys.items():
         phy_port, int_port = by_name.get(phy_patch), by_name.get(int_patch)
         for flow in flows_of(flows, br_name):
@@ -84,30 +113,45 @@ def vlan_map(bridges, int_br, phys, by_name, flows: Mapping[str, FlowDump],
             d = detail_of(flow)
             if d.dl_vlan is not None and (d.set_vlan is not None or d.strip_vlan) \
                     and (d.in_port is None or (phy_port and port_refers(d.in_port, phy_port))):
-                _keep_best(egress, d.dl_vlan, (br_name, flow, d))
+                _keep_all(egress, d.dl_vlan, (br_name, flow, d))
         for flow in flows_of(flows, int_br):
             if not _may_translate(flow):
                 continue
             d = detail_of(flow)
             if d.set_vlan is not None and int_port and port_refers(d.in_port, int_port) \
                     and (d.dl_vlan is not None or d.untagged):
-                _keep_best(ingress, d.set_vlan, (br_name, flow, d))
+                _keep_all(ingress, d.set_vlan, (br_name, flow, d))
 
     out = []
-    for local in sorted(set(users) | (set(egress) & set(ingress))):
+    both = set(egress) & set(ingress)
+    with_tunnel = {v for v, leg in tunnels.items() if leg.ingress is not None}
+    for local in sorted(set(users) | both | with_tunnel):
         ports = users.get(local, [])
         oc = ports[0].other_config if ports else {}
-        e, i = egress.get(local), ingress.get(local)
+        e, e_dups = _best(egress.get(local), lambda d: d.set_vlan)
+        i, i_dups = _best(ingress.get(local), lambda d: d.dl_vlan)
+        if i_dups and e and e[2].set_vlan is not None:
+            # show the one that agrees with egress; the others are the problem
+            tied = [i] + [c for c in ingress[local] if c[1] in i_dups]
+            agree = next((c for c in tied if c[2].dl_vlan == e[2].set_vlan), i)
+            i, i_dups = agree, tuple(c[1] for c in tied if c is not agree)
+        segid = as_int(oc.get("segmentation_id"))
+        net_type = oc.get("network_type")
+        leg = tunnels.get(local)
+        if net_type in TUNNEL_NETWORKS or (net_type is None and leg and not (e or i)):
+            out.append(_tunnel_vlan(int_br, local, ports, oc, segid, net_type, leg,
+                                    tunnel_bridges))
+            continue
         phy_br = (e[0] if e else None) or (i[0] if i else None)
-        if phy_br is None and len(phys) == 1:
+        # with no translation flow, the lone physical bridge is this VLAN's way
+        # out only if it cannot be a tunnel network
+        if phy_br is None and len(phys) == 1 and (not tunnel_bridges or net_type in ("vlan", "flat")):
             phy_br = next(iter(phys))
         flow_segid = None
         if e and e[2].set_vlan is not None:
             flow_segid = e[2].set_vlan
         elif i and i[2].dl_vlan is not None:
             flow_segid = i[2].dl_vlan
-        segid = as_int(oc.get("segmentation_id"))
-        net_type = oc.get("network_type")
         if net_type is None and (e or i):
             net_type = "flat" if flow_segid is None else "vlan"
         out.append(VlanView(
@@ -122,12 +166,27 @@ def vlan_map(bridges, int_br, phys, by_name, flows: Mapping[str, FlowDump],
             egress_flow=e[1] if e else None,
             ingress_flow=i[1] if i else None,
             flow_segmentation_id=flow_segid,
+            duplicate_flows=e_dups + i_dups,
         ))
     return out
 
 
-def _keep_best(table: dict, vlan: int, entry: tuple[str, Flow, FlowDetail]) -> None:
-    """Several candidates (e.g. a DVR table too): keep the highest priority."""
-    old = table.get(vlan)
-    if old is None or entry[1].priority > old[1].priority:
-        table[vlan] = entry
+def _tunnel_vlan(int_br, local, ports, oc, segid, net_type, leg: TunnelLeg | None,
+                 tunnel_bridges) -> VlanView:
+    return VlanView(
+        bridge=int_br,
+        local_vlan=local,
+        segmentation_id=segid if segid is not None else (leg.vni if leg else None),
+        network_type=net_type or (leg.network_type if leg else None),
+        physical_network=None,
+        physical_bridge=None,
+        nics=(),
+        ports=tuple(p.name for p in ports),
+        egress_flow=leg.egress if leg else None,
+        ingress_flow=leg.ingress if leg else None,
+        flow_segmentation_id=leg.vni if leg else None,
+        tunnel_bridge=leg.bridge if leg else (tunnel_bridges[0] if len(tunnel_bridges) == 1 else None),
+        tunnel_ports=leg.ports if leg else (),
+        remote_ips=leg.remote_ips if leg else (),
+        duplicate_flows=leg.duplicates if leg else (),
+    )
