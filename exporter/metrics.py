@@ -19,6 +19,7 @@ from prometheus_client.core import (
 )
 
 from model.ports import ofp_name
+from model.problems import KINDS
 from model.views import NodeModel
 from model.records import Flow
 from node.session import Refresh
@@ -28,9 +29,7 @@ SOURCES = ("ovsdb", "openflow", "libvirt", "netlink")
 REFRESH_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 # every kind the model reports (model/problems.py, and model/ovn.py on an OVN
 # chassis), exported at 0 too, so "no problem" is a value and not a missing series
-PROBLEM_KINDS = ("dead-vlan", "orphan-port", "unplugged-vif", "missing-vlan-translation",
-                 "vlan-mismatch", "interface-error",
-                 "unbound-port", "missing-bridge-mapping", "missing-localnet-patch")
+PROBLEM_KINDS = KINDS + ("unbound-port", "missing-bridge-mapping", "missing-localnet-patch")
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,12 @@ from __future__ import annotations
 from typing import Mapping
 
 from model.neutron import DEAD_VLAN, TUNNEL_NETWORKS
-from model.records import FlowDump
+from model.records import FlowDump, Vnic
 from model.views import NodeModel, Problem
+
+# Every kind find_problems reports (the exporter exports each, at 0 too).
+KINDS = ("dead-vlan", "orphan-port", "unplugged-vif", "missing-vlan-translation",
+         "vlan-mismatch", "interface-error", "duplicate-vlan-translation")
 
 
 def find_problems(model: NodeModel) -> tuple[Problem, ...]:
@@ -34,11 +38,12 @@ def find_problems(model: NodeModel) -> tuple[Problem, ...]:
                                f"VIF port {pv.name} (Neutron port {i.iface_id}) belongs to no "
                                f"libvirt domain" + (f" (its vm-uuid {owner} is not defined here)"
                                                     if owner else "")))
+    bridge_names = {b.name for b in model.bridges}
     for inst in model.instances:
         if not model.ovsdb_known or inst.domain.state not in ("running", "paused", "blocked"):
             continue
         for vv in inst.vnics:
-            if vv.port is None:
+            if vv.port is None and _meant_for_ovs(vv.vnic, bridge_names):
                 what = vv.vnic.target or vv.vnic.mac or "?"
                 out.append(Problem("unplugged-vif", what,
                                    f"{inst.domain.name}'s vNIC {vv.vnic.mac} (target "
@@ -87,6 +92,20 @@ def _missing_translation(model: NodeModel, v, subject: str) -> list[Problem]:
                            f"ingress: no flow on {v.bridge} turns {provider} into local "
                            f"VLAN {v.local_vlan}"))
     return out
+
+
+def _meant_for_ovs(vnic: Vnic, bridges: set[str]) -> bool:
+    """A vNIC Nova plugs into OVS: a tap (ethernet), a qbr Linux bridge (hybrid
+    firewall), an OVS bridge or virtualport, or vhost-user. SR-IOV (hostdev),
+    macvtap (direct) and other Linux bridges never reach OVS."""
+    if vnic.virtualport == "openvswitch" or vnic.type == "vhostuser":
+        return True
+    if vnic.type == "bridge":
+        return bool(vnic.source_bridge) and (vnic.source_bridge.startswith("qbr")
+                                             or vnic.source_bridge in bridges)
+    if vnic.type == "ethernet":
+        return True
+    return False
 
 
 def _tunnel_bridges(model: NodeModel) -> set[str]:

@@ -362,3 +362,17 @@ def test_an_unreadable_flow_dump_reports_no_missing_translation_on_that_bridge()
     model = joined(seed_observation(flows={**seed_flows(), "br-int": failed}))
     assert model.problems == ()
     assert model.vlan(2).egress_flow is not None and model.vlan(2).ingress_flow is None
+
+
+def test_a_vnic_shows_the_fixed_ips_nova_wrote_for_its_port_whichever_firewall_plugged_it():
+    # the lab's domain XML (Nova 1.1 metadata with <nova:ports>) on the seed's
+    # node, direct and hybrid: the Neutron port is joined by its tap's name
+    for xml, ovs in (("instance-00000027.xml", seed_ovsdb()),
+                     ("instance-00000027-hybrid.xml",
+                      with_ofports(seed_ovsdb(MODEL / "ovs-vsctl-show-hybrid.txt"),
+                                   {"br-int": {"qvo2d1670a4-8e": 3}}))):
+        dom = domains.parse_domain_xml((FIXTURES / "libvirt" / xml).read_text(),
+                                       state="running", id=2)
+        model = joined(seed_observation(ovsdb=ovs, domains=(dom,)))
+        (iface,) = to_contract(model)["instances"][0]["interfaces"]
+        assert iface["fixed_ips"] == ["192.168.100.30"], xml

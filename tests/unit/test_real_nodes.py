@@ -1,0 +1,320 @@
+"""Nodes the lab does not build, read from outputs their operators published
+(tests/fixtures/real/README.md says whose, and under which licence): a
+network node with router, gateway and DHCP ports; VXLAN networks on br-tun;
+old agents' veth pairs; two translations into one local VLAN; Nova metadata
+1.0 and 1.1; a kernel-datapath node. What the operator reads for each is
+what the node really does, and no real node shows a problem it does not have.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from collectors import domains, netlink, openflow
+from collectors.saved_outputs import parse_vsctl_show, with_ofports
+from model.contract import to_contract
+from model.join import NodeModel, build_model
+from model.ports import remote_ip
+from model.records import Observation, OvsdbSnapshot, frozen_map
+from tests.integration.test_snapshot import CONTRACT, contract_errors
+
+REAL = Path(__file__).parent.parent / "fixtures" / "real"
+OFPP_LOCAL = 65534
+
+
+def show(name: str) -> OvsdbSnapshot:
+    return parse_vsctl_show((REAL / name).read_text())
+
+
+def flows(**files: str) -> dict:
+    return {bridge.replace("_", "-"): openflow.parse_dump(bridge.replace("_", "-"),
+                                                          (REAL / f).read_text(), 0.0)
+            for bridge, f in files.items()}
+
+
+def ofports_from(**files: str) -> dict[str, dict[str, int]]:
+    """Port numbers from `ovs-ofctl show` / `dump-ports-desc`."""
+    out = {}
+    for bridge, f in files.items():
+        numbers = openflow.parse_ofctl_show((REAL / f).read_text())
+        out[bridge.replace("_", "-")] = {n: OFPP_LOCAL if k == "LOCAL" else k
+                                         for k, n in numbers.items()}
+    return out
+
+
+def joined(ovsdb: OvsdbSnapshot, flow_dumps: dict | None = None, doms=()) -> NodeModel:
+    # libvirt read and answering (a network node has no domains): ownership
+    # problems are live, so an agent port taken for a VM's would show
+    obs = Observation(hostname="node", ovsdb=ovsdb, flows=flow_dumps or {}, domains=tuple(doms))
+    return build_model(obs, openflow.flow_detail)
+
+
+def owners(model: NodeModel) -> dict[str, str]:
+    return {pv.name: pv.owner for pv in model.ports}
+
+
+# --------------------------------------------------------------------------
+# The nodes
+
+
+def insights_network_node() -> NodeModel:
+    return joined(show("insights-network-node-ovs-vsctl-show.txt"))
+
+
+def neutron_devref_node() -> NodeModel:
+    return joined(show("neutron-devref-layer3-ovs-vsctl-show.txt"))
+
+
+YEASY_COMPUTE_OFPORTS = {"br-tun": {"patch-int": 1, "vxlan-0a00644d": 2}}  # the book's own text
+
+
+def yeasy_compute_node(ovsdb: OvsdbSnapshot | None = None, with_flows: bool = True) -> NodeModel:
+    ovsdb = ovsdb or with_ofports(show("yeasy-compute-ovs-vsctl-show.txt"), YEASY_COMPUTE_OFPORTS)
+    dumps = flows(br_tun="yeasy-compute-dump-flows-br-tun.txt",
+                  br_int="yeasy-compute-dump-flows-br-int.txt") if with_flows else {}
+    return joined(ovsdb, dumps)
+
+
+def yeasy_network_node() -> NodeModel:
+    return joined(show("yeasy-network-ovs-vsctl-show.txt"),
+                  flows(br_tun="yeasy-network-dump-flows-br-tun.txt"))
+
+
+def xianghui_node() -> NodeModel:
+    ovsdb = with_ofports(show("xianghui-icehouse-ovs-vsctl-show.txt"), ofports_from(
+        br_int="xianghui-icehouse-dump-ports-desc-br-int.txt",
+        br_eth1="xianghui-icehouse-dump-ports-desc-br-eth1.txt"))
+    return joined(ovsdb, flows(br_int="xianghui-icehouse-dump-flows-br-int.txt",
+                               br_eth1="xianghui-icehouse-dump-flows-br-eth1.txt"))
+
+
+def nova_domain(name: str) -> domains.Domain:
+    return domains.parse_domain_xml((REAL / name).read_text(), state="running", id=1)
+
+
+# --------------------------------------------------------------------------
+# No false problem, and the contract holds, on every real node
+
+
+NODES = {
+    "insights network node (OVS 2.3.2)": (insights_network_node, []),
+    "neutron devref node (OVS 1.4.0)": (neutron_devref_node, []),
+    "yeasy compute node (OVS 2.0.2)": (yeasy_compute_node, []),
+    "yeasy network node (OVS 2.0.2)": (yeasy_network_node, []),
+    "xianghui Icehouse node (OVS 1.10.0)": (xianghui_node,
+                                           [("duplicate-vlan-translation", "vlan 1")]),
+}
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_a_real_node_shows_only_the_problems_it_has(node):
+    build, expected = NODES[node]
+    assert [(p.kind, p.subject) for p in build().problems] == expected
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_a_real_node_keeps_every_name_and_type_of_the_json_contract(node):
+    build, _ = NODES[node]
+    doc = to_contract(build())
+    assert contract_errors(doc, CONTRACT) == []
+    assert all(p["owner"] != "unknown" or p["iface_id"] is None
+               for b in doc["bridges"] for p in b["ports"])
+
+
+def test_hostdev_and_linux_bridge_vnics_never_count_as_unplugged_from_ovs():
+    # SR-IOV (hostdev) and an oVirt Linux bridge never reach OVS: a running
+    # domain with them on a node whose OVSDB was read has nothing unplugged
+    doms = [nova_domain("qemu-devel-nova-25-instance-0000000e.xml"),
+            nova_domain("insights-domstatus.xml")]
+    model = joined(show("insights-network-node-ovs-vsctl-show.txt"), doms=doms)
+    assert model.problems == ()
+
+
+def test_a_hybrid_vnic_whose_qvo_is_missing_is_still_unplugged():
+    # RHOSP 10's instance on qbrf975e53f-e0: its qvo is on no bridge here
+    model = joined(show("insights-network-node-ovs-vsctl-show.txt"),
+                   doms=[nova_domain("insights-rhosp10-nova-1.0.xml")])
+    assert [(p.kind, p.subject) for p in model.problems] == [("unplugged-vif", "tapf975e53f-e0")]
+
+
+# --------------------------------------------------------------------------
+# Ports that belong to agents, not VMs
+
+
+def test_network_node_ports_are_router_gateway_dhcp_tunnel_and_patch_ports():
+    assert owners(insights_network_node()) == {
+        "br-ex": "bridge-internal", "qg-dacc6089-be": "gateway", "eth0": "nic",
+        "phy-br-ex": "patch", "tapfcce898c-ca": "dhcp", "int-br-ex": "patch",
+        "tapdf2d6113-b2": "dhcp", "patch-tun": "patch", "br-int": "bridge-internal",
+        "ha-1f423581-cd": "router", "qr-417e232b-dd": "router",
+        "vxlan-aca80118": "tunnel", "vxlan-aca80119": "tunnel", "vxlan-aca80117": "tunnel",
+        "patch-int": "patch", "vxlan-aca80116": "tunnel", "br-tun": "bridge-internal",
+    }
+
+
+def test_agent_ports_with_a_neutron_port_id_are_never_orphans():
+    # the agents write iface-id on their ports too (ovs-vsctl show hides
+    # external_ids, so the test adds one to each): still no orphan-port
+    base = show("insights-network-node-ovs-vsctl-show.txt")
+
+    def with_iface_id(port):
+        if not port.name.startswith(("qr-", "qg-", "ha-", "tap")):
+            return port
+        (iface,) = port.interfaces
+        ids = frozen_map({"iface-id": "port-of-" + port.name, "iface-status": "active",
+                          "attached-mac": "fa:16:3e:00:00:01"})
+        return replace(port, interfaces=(replace(iface, external_ids=ids),))
+
+    ovsdb = replace(base, bridges=tuple(replace(b, ports=tuple(with_iface_id(p) for p in b.ports))
+                                        for b in base.bridges))
+    model = joined(ovsdb)
+    assert model.problems == ()
+    # ...while a VM tap of the same shape (type system, not internal) is one
+    ovsdb = replace(ovsdb, bridges=tuple(
+        replace(b, ports=tuple(replace(p, interfaces=(replace(p.interfaces[0], type=""),))
+                               if p.name == "tapfcce898c-ca" else p for p in b.ports))
+        for b in ovsdb.bridges))
+    assert [(p.kind, p.subject) for p in joined(ovsdb).problems] == [
+        ("orphan-port", "tapfcce898c-ca")]
+
+
+def test_the_vlans_of_a_network_node_say_which_agent_ports_serve_them():
+    model = insights_network_node()
+    served = {v.local_vlan: {p: owners(model)[p] for p in v.ports} for v in model.vlans}
+    assert served == {1: {"tapfcce898c-ca": "dhcp", "qr-417e232b-dd": "router"},
+                      2: {"tapdf2d6113-b2": "dhcp"}, 3: {"ha-1f423581-cd": "router"}}
+
+
+# --------------------------------------------------------------------------
+# Tunnel networks
+
+
+def test_tunnel_ports_name_their_remote_ip_in_options_and_in_their_name():
+    model = insights_network_node()
+    ips = {pv.name: remote_ip(pv.interface) for pv in model.ports if pv.owner == "tunnel"}
+    assert ips == {"vxlan-aca80118": "172.168.1.24", "vxlan-aca80119": "172.168.1.25",
+                   "vxlan-aca80117": "172.168.1.23", "vxlan-aca80116": "172.168.1.22"}
+    # the name alone says the same (vxlan-<hex remote IP>)
+    for pv in model.ports:
+        if pv.owner == "tunnel":
+            bare = replace(pv.interface, options=frozen_map({"remote_ip": "flow"}))
+            assert remote_ip(bare) == ips[pv.name]
+
+
+def test_a_vxlan_vlan_shows_its_vni_tunnel_ports_remote_ip_and_flows_with_counters():
+    (v,) = yeasy_compute_node().vlans
+    assert (v.local_vlan, v.network_type, v.segmentation_id) == (1, "vxlan", 0x3E9)
+    assert (v.tunnel_bridge, v.tunnel_ports, v.remote_ips) == (
+        "br-tun", ("vxlan-0a00644d",), ("10.0.100.77",))
+    assert (v.physical_bridge, v.nics) == (None, ())
+    # table 4: VNI -> local VLAN; table 22: local VLAN -> VNI, flooded to the tunnels
+    assert (v.ingress_flow.table, v.ingress_flow.match, v.ingress_flow.n_packets) == (
+        4, "tun_id=0x3e9", 12)
+    assert (v.egress_flow.table, v.egress_flow.actions, v.egress_flow.n_packets) == (
+        22, "strip_vlan,set_tunnel:0x3e9,output:2", 11)
+    vlan = next(x for x in to_contract(yeasy_compute_node())["vlans"] if x["local_vlan"] == 1)
+    assert (vlan["tunnel_ports"], vlan["remote_ips"], vlan["network_type"]) == (
+        ["vxlan-0a00644d"], ["10.0.100.77"], "vxlan")
+
+
+def test_tunnel_outputs_by_unknown_number_are_shown_as_printed_and_no_ip_is_guessed():
+    # the network node's show has no ofports: output:2 stays "2"
+    (v,) = yeasy_network_node().vlans
+    assert (v.segmentation_id, v.tunnel_ports, v.remote_ips) == (1001, ("2",), ())
+    assert v.egress_flow.n_packets == 3 and v.ingress_flow.n_packets == 1076
+
+
+def test_port_other_config_gives_the_tunnel_network_when_no_flow_was_read():
+    # ovs-vsctl show hides other_config: the agent's keys added to both qvo ports
+    base = with_ofports(show("yeasy-compute-ovs-vsctl-show.txt"), YEASY_COMPUTE_OFPORTS)
+    oc = frozen_map({"net_uuid": "n1", "network_type": "vxlan", "segmentation_id": "1001",
+                     "tag": "1"})
+    ovsdb = replace(base, bridges=tuple(
+        replace(b, ports=tuple(replace(p, other_config=oc) if p.name.startswith("qvo") else p
+                               for p in b.ports)) for b in base.bridges))
+    model = yeasy_compute_node(ovsdb, with_flows=False)
+    (v,) = model.vlans
+    assert (v.network_type, v.segmentation_id, v.tunnel_bridge, v.physical_bridge) == (
+        "vxlan", 1001, "br-tun", None)
+    assert model.problems == ()
+    # with the flows read, other_config and flows agree: no vlan-mismatch
+    assert yeasy_compute_node(ovsdb).problems == ()
+
+
+def test_a_tunnel_vlan_is_never_sent_out_of_the_lone_physical_bridge():
+    # br-ex is the only physical bridge, br-tun carries the tenant networks;
+    # with no flow read, nothing says these VLANs leave through br-ex's eth0
+    for v in insights_network_node().vlans:
+        assert (v.physical_bridge, v.nics) == (None, ())
+
+
+# --------------------------------------------------------------------------
+# Old agents, and two translations into one VLAN
+
+
+def test_an_old_agents_veth_pair_joins_br_int_to_the_physical_bridge():
+    peers = {pv.name: pv.peer_bridge for pv in neutron_devref_node().ports
+             if pv.name.startswith(("int-", "phy-"))}
+    assert peers == {"int-br-ex": "br-ex", "int-br-eth1": "br-eth1",
+                     "phy-br-eth1": "br-int", "phy-br-ex": "br-int"}
+
+
+def test_a_vlan_network_on_a_veth_pair_is_followed_to_its_nic():
+    (v,) = xianghui_node().vlans
+    assert (v.local_vlan, v.network_type, v.segmentation_id) == (1, "vlan", 109)
+    assert (v.physical_bridge, v.nics) == ("br-eth1", ("eth1",))
+    assert v.egress_flow.match == "in_port=3,dl_vlan=1"
+
+
+def test_two_translations_into_one_local_vlan_are_a_problem_naming_both():
+    model = xianghui_node()
+    (v,) = model.vlans
+    # the one shown agrees with egress (109, the network the author made);
+    # the other is the duplicate, never silently dropped
+    assert v.ingress_flow.match == "in_port=28,dl_vlan=109"
+    assert [f.match for f in v.duplicate_flows] == ["in_port=28,dl_vlan=107"]
+    (problem,) = model.problems
+    assert problem.kind == "duplicate-vlan-translation"
+    assert "dl_vlan=107" in problem.detail and "dl_vlan=109" in problem.detail
+    (vlan,) = to_contract(model)["vlans"]
+    assert [f["match"] for f in vlan["duplicate_flows"]] == ["in_port=28,dl_vlan=107"]
+
+
+# --------------------------------------------------------------------------
+# Nova and libvirt
+
+
+def test_nova_metadata_1_0_gives_name_flavor_and_project():
+    dom = nova_domain("insights-rhosp10-nova-1.0.xml")
+    assert (dom.nova_name, dom.flavor, dom.project, dom.project_id) == (
+        "django_vm_001", "vpc1-cf1-foo-bar", "vpcdi1", "5a50e9d0d19746158958be0c759793fb")
+    (vnic,) = dom.vnics
+    assert (vnic.type, vnic.source_bridge, vnic.target) == (
+        "bridge", "qbrf975e53f-e0", "tapf975e53f-e0")
+
+
+def test_nova_metadata_1_1_gives_the_ports_and_their_fixed_ips():
+    dom = nova_domain("qemu-devel-nova-25-instance-0000000e.xml")
+    assert (dom.nova_name, dom.flavor, dom.project) == (
+        "provider-instance", "cirros-os-dpu-test-1", "admin")
+    assert [(p.uuid, p.fixed_ips) for p in dom.nova_ports] == [
+        ("77c1dc00-af39-4463-bea0-12808f4bc340", ("172.1.1.43",))]
+
+
+def test_status_xml_wrapped_in_domstatus_is_read_as_its_domain():
+    dom = nova_domain("insights-domstatus.xml")
+    assert (dom.name, dom.uuid) == ("test-idm-client-ccveu-net",
+                                    "78177d07-ac0e-4057-b1de-9ccd66cbc3d7")
+    assert [(v.mac, v.target, v.source_bridge) for v in dom.vnics] == [
+        ("00:1a:4a:16:03:72", "vnet20", "vlan2593")]
+
+
+def test_a_kernel_datapath_nodes_links_show_their_ovs_system_master():
+    links = {l.ifname: l for l in netlink.parse_ip_link_detail(
+        (REAL / "insights-kernel-datapath-ip-s-d-link.txt").read_text())}
+    assert {n for n, l in links.items() if l.master == "ovs-system"} == {
+        "eno1", "eno2", "vxlan_sys_4789"}
+    assert (links["ovs-system"].kind, links["vxlan_sys_4789"].kind) == ("openvswitch", "vxlan")
