@@ -59,7 +59,9 @@ def port_dict(pv: PortView) -> dict:
         "other_config": dict(pv.port.other_config),
         "owner": pv.owner,
         # more than one: an OVS bond, each member with its own link state
-        "interfaces": [{"name": x.name, "type": x.type or "system", "link_state": x.link_state}
+        "interfaces": [{"name": x.name, "type": x.type or "system",
+                        "link_state": x.link_state if len(pv.port.interfaces) > 1
+                        else pv.link_state}
                        for x in pv.port.interfaces],
     }
 

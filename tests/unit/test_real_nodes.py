@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from collectors import domains, netlink, openflow
-from collectors.saved_outputs import parse_vsctl_show, with_ofports
+from collectors.saved.vsctl_show import parse_vsctl_show, with_ofports
 from model.contract import to_contract
 from model.join import NodeModel, build_model
 from model.ports import remote_ip
