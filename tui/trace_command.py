@@ -16,7 +16,7 @@ from rich.console import Console
 from collectors import appctl
 from collectors.endpoints import Endpoints
 from model import trace as tracemod
-from tui.snapshot import collect_once
+from node.once import collect_once
 from widgets.trace_text import trace_text
 
 

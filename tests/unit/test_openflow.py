@@ -325,7 +325,7 @@ def test_new_and_gone_flows_are_reported_and_have_no_rate():
 
 
 def test_flows_are_parsed_fully_only_when_asked_once_and_forgotten_when_gone(monkeypatch):
-    from collectors import openflow
+    from collectors.openflow import table as table_module
 
     parsed = []
 
@@ -333,7 +333,7 @@ def test_flows_are_parsed_fully_only_when_asked_once_and_forgotten_when_gone(mon
         parsed.append(flow.key)
         return flow_detail(flow)
 
-    monkeypatch.setattr(openflow, "flow_detail", counting)
+    monkeypatch.setattr(table_module, "flow_detail", counting)
     lines = seed_lines("br-int")
     table = FlowTable("br-int")
     table.update(dump_of("br-int", lines, 1.0))
@@ -382,7 +382,7 @@ def aged(lines: list[str], seconds: float) -> list[str]:
 @pytest.fixture
 def reads(monkeypatch) -> list[str]:
     """Every line FlowTable reads in full."""
-    from collectors import openflow
+    from collectors.openflow import table as table_module
 
     seen: list[str] = []
 
@@ -390,7 +390,7 @@ def reads(monkeypatch) -> list[str]:
         seen.append(line)
         return parse_flow_line(bridge, line, seen_at)
 
-    monkeypatch.setattr(openflow, "parse_flow_line", counting)
+    monkeypatch.setattr(table_module, "parse_flow_line", counting)
     return seen
 
 
@@ -883,19 +883,19 @@ def test_counters_from_statistics_keep_the_text_comparison_exact(reads):
 
 @pytest.mark.lab
 async def test_once_lined_up_counters_come_from_statistics_without_ovs_ofctl(switch, monkeypatch):
-    from collectors import openflow
+    from collectors.openflow import ofctl
 
     table = FlowTable("br-lab")
     delta, error = await refresh_table(table, rundir=str(switch.dir))
     assert error is None and len(delta.new) == 5
     ran = []
-    text_dump = openflow.dump_flows_text
+    text_dump = ofctl.dump_flows_text
 
     async def spy(*args, **kwargs):
         ran.append(args)
         return await text_dump(*args, **kwargs)
 
-    monkeypatch.setattr(openflow, "dump_flows_text", spy)
+    monkeypatch.setattr(ofctl, "dump_flows_text", spy)
     switch.send_vlan100()
     switch.send_vlan100()
     delta, error = await refresh_table(table, rundir=str(switch.dir))

@@ -24,17 +24,12 @@ from widgets import format as fmt
 
 
 def parsed_fields(flow: Flow) -> tuple[list, list]:
-    """(match, actions) as key/value pairs from python-ovs's full parser."""
-    try:
-        from ovs.flow.ofp import OFPFlow
-
-        parsed = OFPFlow(f"table={flow.table}, priority={flow.priority},{flow.match} "
-                         f"actions={flow.actions}" if flow.match else
-                         f"table={flow.table}, priority={flow.priority} actions={flow.actions}")
-        return ([(kv.key, kv.value) for kv in parsed.match_kv if kv.key != "priority"],
-                [(kv.key, kv.value) for kv in parsed.actions_kv])
-    except Exception as e:  # the parser does not know every action; show the text
-        return [("(unparsed)", flow.match)], [("(unparsed)", f"{flow.actions}  [{e}]")]
+    """(match, actions) as key/value pairs from the full parser, or the text
+    when it refuses the flow (an action it does not know, a control character)."""
+    fields = openflow.flow_fields(flow)
+    if fields is None:
+        return [("(unparsed)", flow.match)], [("(unparsed)", flow.actions)]
+    return fields
 
 
 def value_text(value: object) -> str:
@@ -51,8 +46,9 @@ def value_text(value: object) -> str:
             return f"{value_text(source)} -> {value_text(value['dst'])}"
         if set(value) == {"port"}:
             return value_text(value["port"])
+        # not "v in ('', None)": python-ovs's decoded values raise when compared with a str
         return ", ".join(f"{k}={value_text(v)}" for k, v in value.items()
-                         if v not in ("", None))
+                         if v is not None and not (isinstance(v, str) and v == ""))
     if isinstance(value, (list, tuple)):
         return ", ".join(value_text(v) for v in value)
     return str(value)

@@ -1,0 +1,44 @@
+"""A bridge's ``FlowTable`` brought up to date at each refresh, as cheaply as
+the switch allows: statistics while the flows are unchanged, the text otherwise."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from collectors.openflow import ofctl
+from collectors.openflow import stats as wire
+from collectors.openflow.table import FlowDelta, FlowTable
+from model.records import FlowDump
+
+log = logging.getLogger(__name__)
+
+STATS_RETRY = 60.0  # seconds before trying flow statistics again on a bridge that refused
+
+
+async def refresh_table(table: FlowTable, *, rundir: str | None = None,
+                        timeout: float = 5.0) -> tuple[FlowDelta, str | None]:
+    """Bring ``table`` up to date with its bridge: (what changed, what went wrong or None).
+
+    Counters come from flow statistics while the flows are those of the last
+    text dump; otherwise (first time, a flow added, deleted or modified, or a
+    bridge that speaks no OpenFlow 1.3/1.4) ovs-ofctl dumps the text and only
+    changed lines are read. The statistics taken before that dump and those
+    of the next refresh tell which entry is which flow again.
+    """
+    bridge = table.bridge
+    stats = None
+    if time.monotonic() - table.stats_refused_at >= STATS_RETRY:
+        stats = await wire.flow_stats(bridge, rundir=rundir, timeout=timeout)
+        if stats.error is not None:
+            log.debug("flow statistics of %s: %s", bridge, stats.error)
+            table.stats_refused_at = time.monotonic()
+            stats = None
+        else:
+            delta = table.update_stats(stats)
+            if delta is not None:
+                return delta, None
+    raw = await ofctl.dump_flows_text(bridge, rundir=rundir, timeout=timeout)
+    if raw.error is not None:
+        return table.update(FlowDump(bridge, (), raw.taken_at, error=raw.error)), raw.error
+    return table.update_text(raw.text, raw.taken_at, stats_before=stats), None

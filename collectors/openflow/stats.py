@@ -1,0 +1,172 @@
+"""The switch's flow statistics over the bridge's management socket, read-only:
+OpenFlow 1.3/1.4 HELLO, one flow statistics request, its replies.
+
+The only module that knows the messages' byte offsets. ovs-ofctl spends
+~5 us of CPU printing each flow (0.27 s for 50k flows, a quarter of a core at
+one refresh a second) where the switch sends the same statistics in 0.07 s.
+No maintained Python library reads OpenFlow 1.3 (python-ovs has none; os-ken
+pulls in a controller framework), and this needs three messages. The text
+dump stays the source of every flow's text; the statistics only give
+counters, entry N being flow N of the last text dump (``FlowTable``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import struct
+import time
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+from collectors.openflow.ofctl import run_dir
+from model.records import Flow
+
+_VERSIONS = (4, 5)  # OpenFlow 1.3 and 1.4: the same flow statistics layout
+_HELLO, _ERROR, _ECHO_REQUEST, _ECHO_REPLY = 0, 1, 2, 3
+_MULTIPART_REQUEST, _MULTIPART_REPLY = 18, 19
+_MULTIPART_FLOW = 1
+_MULTIPART_HEADER = 16  # ofp_header, type, flags, pad: where the entries start
+_ENTRY = 48  # ofp_flow_stats up to its match
+_OFP_HEADER = struct.Struct("!BBHI")
+# ofp_flow_stats up to its match: length, table, duration (s, ns), priority,
+# (timeouts, flags), cookie, packets, bytes
+_ENTRY_HEAD = struct.Struct("!HBxIIH10xQQQ")
+_SAID = 12  # from here on an entry changes only when its counters or the flow do
+_XID = 0x0F5D0001
+
+
+@dataclass(frozen=True, slots=True)
+class FlowStats:
+    """One bridge's flow statistics replies, as the switch sent them."""
+
+    bridge: str
+    replies: tuple[bytes, ...]
+    taken_at: float  # time.monotonic() when the last reply came
+    error: str | None = None
+
+
+def entries(replies: tuple[bytes, ...]) -> Iterator[tuple[int, int, int, bytes]]:
+    """(table, priority, cookie, the entry from byte _SAID) of each entry."""
+    for reply in replies:
+        at, end = _MULTIPART_HEADER, len(reply)
+        while at + _ENTRY <= end:
+            length, table, _, _, priority, cookie, _, _ = _ENTRY_HEAD.unpack_from(reply, at)
+            if length < _ENTRY:
+                return
+            yield table, priority, cookie, reply[at + _SAID:at + length]
+            at += length
+
+
+def changes(stats: FlowStats, said: Sequence[bytes], tables: bytes, flows: Sequence[Flow]
+            ) -> list[tuple[int, bytes, tuple[int, int, float] | None]] | None:
+    """What differs in ``stats`` from what the switch ``said`` of each of ``flows``
+    (entry N is flow N; ``tables`` holds their tables): (place, the entry
+    now from where only counters change, (packets, bytes, duration) if the
+    counters are not the flow's). None when an entry is not the flow at its place.
+
+    An entry the switch words as last time (its duration aside) costs one
+    bytes comparison, ~0.3 us."""
+    if stats.error is not None:
+        return None
+    out = []
+    n, count = 0, len(said)
+    for reply in stats.replies:
+        at, end = _MULTIPART_HEADER, len(reply)
+        while at + _ENTRY <= end:
+            length = reply[at] << 8 | reply[at + 1]
+            if n >= count or length < _ENTRY:
+                return None
+            last = said[n]
+            if length - _SAID != len(last) or reply[at + 2] != tables[n] \
+                    or not reply.startswith(last, at + _SAID):
+                # Its counters moved, or it is another flow.
+                _, table, seconds, nanoseconds, priority, cookie, packets, nbytes = \
+                    _ENTRY_HEAD.unpack_from(reply, at)
+                flow = flows[n]
+                if table != flow.table or priority != flow.priority \
+                        or cookie != flow.cookie \
+                        or reply[at + _ENTRY:at + length] != last[_ENTRY - _SAID:]:
+                    return None
+                counted = None
+                if packets != flow.n_packets or nbytes != flow.n_bytes:
+                    counted = (packets, nbytes, seconds + nanoseconds / 1e9)
+                out.append((n, reply[at + _SAID:at + length], counted))
+            at += length
+            n += 1
+    return out if n == count else None
+
+
+def _message(version: int, kind: int, body: bytes = b"", xid: int = _XID) -> bytes:
+    return _OFP_HEADER.pack(version, kind, 8 + len(body), xid) + body
+
+
+async def _read_message(reader: asyncio.StreamReader) -> tuple[int, int, int, bytes]:
+    """(version, type, xid, the whole message)."""
+    header = await reader.readexactly(8)
+    version, kind, length, xid = _OFP_HEADER.unpack(header)
+    if length < 8:
+        raise ValueError(f"OpenFlow message of length {length}")
+    return version, kind, xid, header + await reader.readexactly(length - 8)
+
+
+def _negotiate(hello: bytes, offered: int) -> int | None:
+    """The version both sides speak, from the switch's HELLO (and its version bitmap)."""
+    version = hello[0]
+    at = 8
+    while at + 4 <= len(hello):
+        kind, length = struct.unpack_from("!HH", hello, at)
+        if length < 4:
+            break
+        if kind == 1 and length >= 8:  # OFPHET_VERSIONBITMAP
+            bitmap = int.from_bytes(hello[at + 4:at + 8], "big")
+            common = [v for v in _VERSIONS if bitmap >> v & 1]
+            return max(common) if common else None
+        at += (length + 7) // 8 * 8
+    version = min(version, offered)
+    return version if version in _VERSIONS else None
+
+
+def _flow_stats_request(version: int) -> bytes:
+    # every table (0xff), any out_port and out_group, any cookie, an empty OXM match
+    body = (struct.pack("!HH4x", _MULTIPART_FLOW, 0)
+            + struct.pack("!B3xII4xQQ", 0xFF, 0xFFFFFFFF, 0xFFFFFFFF, 0, 0)
+            + struct.pack("!HH4x", 1, 4))
+    return _message(version, _MULTIPART_REQUEST, body)
+
+
+async def flow_stats(bridge: str, *, rundir: str | None = None,
+                     timeout: float = 5.0) -> FlowStats:
+    """The bridge's flow statistics now, read-only (a request and its replies)."""
+    path = os.path.join(run_dir(rundir), f"{bridge}.mgmt")
+    replies: list[bytes] = []
+    if "/" in bridge or bridge in ("", ".", ".."):  # a name, never a way to another socket
+        return FlowStats(bridge, (), time.monotonic(), error=f"no socket for bridge {bridge!r}")
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_unix_connection(path)
+            try:
+                bitmap = sum(1 << v for v in _VERSIONS)
+                writer.write(_message(max(_VERSIONS), _HELLO, struct.pack("!HHI", 1, 8, bitmap)))
+                version, kind, _, hello = await _read_message(reader)
+                if kind != _HELLO:
+                    raise ValueError(f"the switch answered HELLO with message type {kind}")
+                version = _negotiate(hello, max(_VERSIONS))
+                if version is None:
+                    raise ValueError("the bridge allows neither OpenFlow 1.3 nor 1.4")
+                writer.write(_flow_stats_request(version))
+                while True:
+                    _, kind, xid, message = await _read_message(reader)
+                    if kind == _ECHO_REQUEST:
+                        writer.write(_message(version, _ECHO_REPLY, message[8:], xid))
+                    elif kind == _ERROR and xid == _XID:
+                        raise ValueError("the switch refused the flow statistics request")
+                    elif kind == _MULTIPART_REPLY and xid == _XID:
+                        replies.append(message)
+                        if not message[11] & 1:  # no OFPMPF_REPLY_MORE: the last one
+                            break
+            finally:
+                writer.close()
+    except (OSError, EOFError, ValueError, asyncio.IncompleteReadError, TimeoutError) as exc:
+        return FlowStats(bridge, (), time.monotonic(), error=f"{path}: {exc or type(exc).__name__}")
+    return FlowStats(bridge, tuple(replies), time.monotonic())
