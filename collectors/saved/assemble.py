@@ -25,6 +25,7 @@ from model.records import Domain, FlowDump, Observation, OvsdbSnapshot, SourceSt
 _SAME_FORMAT = {kinds.OFCTL_SHOW, kinds.PORTS_DESC}  # over OpenFlow 1.3+ `show` prints a port desc
 OFPP_LOCAL = 65534  # the bridge's own port, printed LOCAL by ovs-ofctl
 _LOCAL = re.compile(r"^\s*LOCAL\((.+)\): addr:", re.M)
+_COMMAND = re.compile(r"ovs-ofctl\s(?:.*\s)?dump-flows\s+(?:--\s+)?(\S+)")
 _REFS = re.compile(r'(?:in_port=|output:)("(?:[^"\\]|\\.)*"|[^,\s()]+)')
 # dump-flows of one bridge in order of preference: the live tool's (OVS's default protocol), then
 # the newer ones a bridge limited to OpenFlow 1.3+ answers.
@@ -324,6 +325,9 @@ def _bridge_of(name: str, text: str, ovsdb, known: list[str]) -> tuple[str | Non
     bridge = _bridge_in_name(name, known)
     if bridge:
         return bridge, "its file name"
+    said = _COMMAND.search(text)  # a paste that kept its command line: "$ ovs-ofctl dump-flows br-int"
+    if said and said.group(1).strip('"') in known:
+        return said.group(1).strip('"'), "the command line in it"
     if ovsdb is None:
         return None, "no bridge known to match it to (no ovs-vsctl output was saved): not used"
     refs = {r.strip('"') for r in _REFS.findall(text)} - {"LOCAL", "IN_PORT", "NORMAL"}

@@ -10,9 +10,11 @@ import json
 from pathlib import Path
 
 from model.contract import to_contract
-from tests.ui.test_drilldown_lab import cells, on, text_of, until
+from tests.ui.test_drilldown_lab import cells, flow_text, flows_shown, on, text_of, until
 from tui.app import saved_app
+from tui.screens.flow_detail import FlowDetailScreen
 from tui.screens.instance import InstanceScreen
+from tui.screens.port import PortScreen
 from tui.snapshot import saved_session
 from collectors.saved.read import read_saved
 from widgets.keyed_table import KeyedTable
@@ -49,6 +51,18 @@ async def test_a_sosreport_opens_with_every_source_saved_at_its_time_and_drills_
         await pilot.press("enter")
         screen = await on(pilot, InstanceScreen)
         assert "instance-00000001" in text_of(screen.query_one("#facts"))
+        await until(pilot, lambda: screen.query_one("#vnics", KeyedTable).row_count == 1, "its vNIC")
+        await pilot.press("enter")
+        port = await on(pilot, PortScreen)
+        assert port.port_name == "tap0e778df8-ca"
+        await until(pilot, lambda: "local VLAN 3" in text_of(port.query_one("#path")), "its path")
+        await pilot.press("f")
+        # the sosreport's flows name ports by number: the port's flows are found by its ofport
+        flows = flow_text(await flows_shown(pilot))
+        assert flows and any("in_port=9" in f for f in flows)
+        await pilot.press("enter")
+        detail = await on(pilot, FlowDetailScreen)
+        assert "about ports: tap0e778df8-ca (ofport 9)" in text_of(detail.query_one("#text"))
 
 
 async def test_a_sosreport_with_failed_commands_names_them_in_a_notice():

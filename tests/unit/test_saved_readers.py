@@ -97,6 +97,20 @@ def test_a_flow_dump_named_after_no_bridge_gets_its_bridge_from_its_ports(tmp_pa
     assert len(saved.observation.flows["br-int"].flows) == 40
 
 
+def test_a_pasted_flow_dump_that_kept_its_command_line_gets_its_bridge_from_it(tmp_path):
+    for f in SEED.iterdir():
+        if not f.name.startswith("dump-flows"):
+            shutil.copy(f, tmp_path / f.name)
+    text = (SEED / "dump-flows-br-provider.txt").read_text()
+    (tmp_path / "ticket-1.txt").write_text("$ sudo ovs-ofctl dump-flows br-provider\n"
+                                           + "".join("    " + l for l in text.splitlines(True)))
+    saved = read_saved(tmp_path)
+    note = next(f.note for f in saved.files if f.name == "ticket-1.txt")
+    assert note == "4 flows of br-provider (bridge from the command line in it)"
+    flows = saved.observation.flows["br-provider"]
+    assert len(flows.flows) == 4
+
+
 def test_a_flow_dump_whose_bridge_cannot_be_told_is_a_warning(tmp_path):
     (tmp_path / "flows.txt").write_text((SEED / "dump-flows-br-int.txt").read_text())
     saved = read_saved(tmp_path)
