@@ -175,6 +175,7 @@ def _build_chassis(lab: Lab) -> None:
     cmd.run(["ip", "-n", ns, "link", "add", net.metadata_tap, "type", "veth",
                   "peer", "name", net.metadata_tap[:-1] + "1"])
     cmd.run(["ip", "-n", ns, "link", "set", net.metadata_tap, "up"])
+    cmd.run(["ip", "-n", ns, "link", "set", net.metadata_tap[:-1] + "1", "up"])
     cmd.vsctl(rd, "--may-exist", "add-port", "br-int", net.metadata_tap,
                    "--", "set", "Interface", net.metadata_tap,
                    f"external_ids:iface-id={net.metadata_port}")

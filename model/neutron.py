@@ -99,7 +99,7 @@ def table_name(bridge_role: BridgeRole | str, table: int) -> str:
     return _BY_ROLE.get(bridge_role, {}).get(table, "")
 
 
-def describe_registers(regs: Mapping[str, int]) -> str:
+def describe_registers(regs: Mapping[str, int], meanings: Mapping[str, str] = REGISTERS) -> str:
     """'reg5=3 (VIF ofport), reg6=2 (network / conntrack zone)', in register order."""
 
     def number(name: str) -> int:
@@ -108,7 +108,7 @@ def describe_registers(regs: Mapping[str, int]) -> str:
 
     parts = []
     for name in sorted(regs, key=number):
-        meaning = REGISTERS.get(name)
+        meaning = meanings.get(name)
         value = regs[name]
         parts.append(f"{name}={value} ({meaning})" if meaning else f"{name}={value:#x}")
     return ", ".join(parts)

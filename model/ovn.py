@@ -36,6 +36,12 @@ from model.views import (DetailOf, NodeModel, OvnChassis, OvnView, PortView, Pro
                          VlanView)
 from model.vlans import flows_of
 
+# include/ovn/logical-fields.h (the same at v23.03.0 and main); metadata is the datapath
+REGISTERS: Mapping[str, str] = {
+    "reg10": "logical flags", "reg11": "DNAT zone", "reg12": "SNAT zone",
+    "reg13": "conntrack zone", "reg14": "logical input port", "reg15": "logical output port",
+}
+
 UNBOUND_GRACE = 10.0  # seconds a new port may go without ovn-installed (plugging is ~1 s)
 LOCALPORT_FLAG = 1 << 10  # MLF_LOCALPORT in reg10 (MFF_LOG_FLAGS)
 # neutron's OVN metadata agent: br-int side of the veth into ovnmeta-<network>
@@ -119,16 +125,24 @@ _OVN_PATCH_KEYS = ("ovn-localnet-port", "ovn-l2gateway-port", "ovn-l3gateway-por
 def is_ovn_own(port: OvsPort, localports: Iterable[str] = ()) -> bool:
     """OVN's ports, never orphans: localnet/gateway patches, tunnels to other
     chassis, and the metadata port (a localport, or by neutron's tap name)."""
+    return ovn_owner(port, localports) is not None
+
+
+def ovn_owner(port: OvsPort, localports: Iterable[str] = ()) -> str | None:
+    """What an OVN-owned port is for, as the ports table names its owner."""
     iface = port.interface
+    if "ovn-localnet-port" in port.external_ids:
+        return "OVN localnet"
     if any(k in port.external_ids for k in _OVN_PATCH_KEYS):
-        return True
+        return "OVN patch"
     if iface is None:
-        return False
+        return None
     if "ovn-chassis-id" in iface.external_ids or "ovn-chassis-id" in port.external_ids:
-        return True
-    if iface.iface_id and iface.iface_id in localports:
-        return True
-    return bool(iface.iface_id and not iface.vm_uuid and _METADATA_TAP.fullmatch(iface.name))
+        return "OVN tunnel"
+    if iface.iface_id and (iface.iface_id in localports or (
+            not iface.vm_uuid and _METADATA_TAP.fullmatch(iface.name))):
+        return "OVN metadata"
+    return None
 
 
 # --------------------------------------------------------------------------

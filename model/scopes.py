@@ -38,6 +38,8 @@ class Scope:
             if inst:
                 return f"flows of {inst.domain.nova_name or inst.domain.name}"
         if self.kind == "vlan":
+            if not self.value.isdigit():
+                return f"flows of OVN datapath {self.value[2:]}"
             return f"flows of local VLAN {self.value}"
         return f"flows of {self.kind} {self.value}"
 
@@ -87,6 +89,13 @@ def scope_filter(model: NodeModel, scope: Scope) -> Callable[[Flow], bool]:
         for vv in inst.vnics if inst else ():
             if vv.port is not None:
                 per_bridge.setdefault(vv.port.bridge, []).append(_port_patterns(vv.port))
+    elif scope.kind == "vlan" and model.vlan(scope.value) is not None \
+            and model.vlan(scope.value).local_vlan is None:
+        vlan = model.vlan(scope.value)  # OVN: the datapath's flows on br-int
+        dp = vlan.datapath_key
+        per_bridge.setdefault(vlan.bridge, []).append(
+            (rf"metadata=0x{dp:x}{_END}",
+             rf"load:0x{dp:x}->OXM_OF_METADATA\[\]|set_field:0x{dp:x}->metadata{_END}"))
     elif scope.kind == "vlan":
         vlan = model.vlan(int(scope.value)) if scope.value.isdigit() else None
         if vlan is not None:

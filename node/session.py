@@ -75,6 +75,23 @@ class NodeSession:
         self._prev_links: tuple[float, dict[str, tuple[int, int, int, int]]] | None = None
         self._prev_ports: tuple[float, dict[tuple[str, str], tuple[int, int, int, int]]] | None = None
         self._prev_vnics: tuple[float, dict[str, tuple[int, int, int, int]]] | None = None
+        # interfaces of the last OVSDB read, and those that appeared since the first
+        # one -> when (monotonic): a new port's grace time (model/ovn.py unbound-port)
+        self._known_ifaces: set[str] | None = None
+        self._appeared: dict[str, float] = {}
+
+    def _port_ages(self, ovsdb, now: float) -> dict[str, float] | None:
+        """Seconds since each interface that appeared during this session did;
+        those there from the start are left out (their age is unknown)."""
+        if ovsdb is None:
+            return None
+        names = {i.name for b in ovsdb.bridges for p in b.ports for i in p.interfaces}
+        if self._known_ifaces is not None:
+            for name in names - self._known_ifaces:
+                self._appeared[name] = now
+        self._known_ifaces = names
+        self._appeared = {n: t for n, t in self._appeared.items() if n in names}
+        return {n: now - t for n, t in self._appeared.items()}
 
     def request_mark(self) -> None:
         """Counters from the next refresh on are also shown "since mark"."""
@@ -109,6 +126,7 @@ class NodeSession:
             v.target: (v.rx_packets, v.tx_packets, v.rx_bytes, v.tx_bytes)
             for v in reading.vnic_stats})
         obs = Observation(
+            port_ages=self._port_ages(reading.ovsdb, now),
             hostname=self.hostname,
             ovsdb=reading.ovsdb,
             flows=reading.flows,

@@ -292,6 +292,8 @@ class OvsVlanApp(App):
             self.push_screen(VlanScreen(int(subject[5:])))
         elif model.port(subject) is not None:
             self.push_screen(PortScreen(subject))
+        elif any(v.localnet == subject for v in model.vlans):  # OVN: a localnet port
+            self.push_screen(VlanScreen(next(v.key for v in model.vlans if v.localnet == subject)))
         else:
             for inst in model.instances:
                 if any(v.vnic.target == subject or v.vnic.mac == subject for v in inst.vnics):
@@ -342,11 +344,18 @@ class OvsVlanApp(App):
             if pv.tap:
                 out.append((pv.tap, f"tap behind {pv.name}", partial(self._go, OpenPort, pv.name)))
         for v in model.vlans:
-            go = partial(self._go, OpenVlan, v.local_vlan)
-            out.append((f"vlan {v.local_vlan}", f"local VLAN on {v.bridge}", go))
+            go = partial(self._go, OpenVlan, v.key)
+            if v.local_vlan is not None:
+                out.append((f"vlan {v.local_vlan}", f"local VLAN on {v.bridge}", go))
+            else:  # OVN: a datapath, by its localnet port and Neutron name
+                out.append((f"datapath {v.datapath_key}", f"OVN network {v.network_name or ''} "
+                            f"(localnet {v.localnet or 'none'})", go))
+                if v.localnet:
+                    out.append((v.localnet, f"localnet port of datapath {v.datapath_key}", go))
             if v.segmentation_id is not None:
                 out.append((f"vlan {v.segmentation_id}",
-                            f"provider VLAN of local VLAN {v.local_vlan}", go))
+                            f"provider VLAN of local VLAN {v.local_vlan}" if v.local_vlan is not None
+                            else f"provider VLAN of datapath {v.datapath_key}", go))
         ips: set[str] = set()
         for f in model.all_flows():
             if "=" in f.match:

@@ -56,7 +56,7 @@ class OpenPort(Message):
 
 @message
 class OpenVlan(Message):
-    local_vlan: int
+    local_vlan: int | str  # a local VLAN, or its VlanView.key ("2"; on OVN "dp1")
 
 
 @message

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from model import neutron
-from model.join import NodeModel, PortView, VnicView
+from model import neutron, ovn
+from model.join import NodeModel, PortView, VlanView, VnicView
 from model.records import Flow
 from node.session import Refresh
 from widgets import format as fmt
@@ -57,7 +57,7 @@ def _link(state: str | None) -> Text:
 
 def _owner_name(model: NodeModel, pv: PortView) -> str:
     if pv.domain_uuid is None:
-        return ""
+        return (ovn.ovn_owner(pv.port, model.ovn.localports) or "") if model.ovn else ""
     inst = model.instance(pv.domain_uuid)
     return (inst.domain.nova_name or inst.domain.name) if inst else pv.domain_uuid[:8]
 
@@ -81,6 +81,13 @@ def _vm_pps(refresh: Refresh, vv: VnicView) -> str:
     return f"{fmt.rate(r[0])}/{fmt.rate(r[1])}"
 
 
+def _local(vv: VnicView) -> int | str | None:
+    """What the VLAN column starts from: the local VLAN, or on OVN the datapath."""
+    if vv.local_vlan is None and vv.datapath_key is not None:
+        return f"dp{vv.datapath_key}"
+    return vv.local_vlan
+
+
 def instance_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, dict]]:
     out = []
     for inst in sorted(model.instances, key=lambda i: (i.domain.nova_name or i.domain.name)):
@@ -96,7 +103,7 @@ def instance_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, dict]]:
                     tap=vv.vnic.target or "?",
                     port=(Text("not on OVS", style="red") if vv.port is None
                           else f"{vv.port.bridge}:{vv.port.ofport}"),
-                    vlan=fmt.vlan_path(vv.local_vlan, vv.segmentation_id, vv.network_type),
+                    vlan=fmt.vlan_path(_local(vv), vv.segmentation_id, vv.network_type),
                     phys=phys, link=_link(vv.link_state), pps=_vm_pps(refresh, vv))
             out.append((f"{d.uuid}/{n}", cells))
     return out
@@ -115,8 +122,8 @@ def vlan_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, dict]]:
     for v in model.vlans:
         provider = ("flat" if v.network_type == "flat"
                     else str(v.segmentation_id) if v.segmentation_id is not None else "?")
-        out.append((str(v.local_vlan), {
-            "local": str(v.local_vlan), "provider": provider, "type": v.network_type or "?",
+        out.append((v.key, {
+            "local": v.key, "provider": provider, "type": v.network_type or "?",
             "physnet": v.physical_network or "?", "bridge": v.physical_bridge or "?",
             "nic": ",".join(v.nics) or "-", "ports": str(len(v.ports)),
             "egress": flow_pps(refresh, v.egress_flow),
@@ -167,7 +174,7 @@ def vnic_rows(model: NodeModel, refresh: Refresh, uuid: str) -> list[tuple[str, 
             "port": p.name if p else Text("not on OVS", style="red"),
             "bridge": p.bridge if p else "",
             "ofport": str(p.ofport) if p and p.ofport is not None else "",
-            "vlan": fmt.vlan_path(vv.local_vlan, vv.segmentation_id, vv.network_type),
+            "vlan": fmt.vlan_path(_local(vv), vv.segmentation_id, vv.network_type),
             "physnet": vv.physical_network or "", "phys": vv.physical_bridge or "",
             "nic": ",".join(vv.nics), "link": _link(vv.link_state), "pps": _vm_pps(refresh, vv),
         }))
@@ -188,6 +195,8 @@ def vnic_path(model: NodeModel, refresh: Refresh, vv: VnicView) -> Text:
     t.append(f"  (ofport {p.ofport} on {p.bridge}, ")
     t.append_text(_link(vv.link_state))
     t.append(")")
+    if model.ovn is not None and vv.local_vlan is None:
+        return _ovn_path(t, model, refresh, vv)
     if vv.local_vlan is None:
         t.append("\n  no local VLAN tag: the agent has not bound this port", style="red")
         return t
@@ -200,7 +209,33 @@ def vnic_path(model: NodeModel, refresh: Refresh, vv: VnicView) -> Text:
              style="bold")
     t.append(f" on {vv.physical_bridge or '?'} (physnet {vv.physical_network or '?'}, "
              f"NIC {','.join(vv.nics) or '?'})")
-    vlan = model.vlan(vv.local_vlan)
+    return _translation(t, refresh, model.vlan(vv.local_vlan))
+
+
+def _ovn_path(t: Text, model: NodeModel, refresh: Refresh, vv: VnicView) -> Text:
+    """On an OVN chassis: logical port -> datapath -> localnet -> provider VLAN."""
+    t.append(f"\n  logical port {vv.logical_port}")
+    if vv.datapath_key is None:
+        t.append("  not bound: no table-0 flow loads its network", style="bold red")
+        return t
+    vlan = model.vlan(f"dp{vv.datapath_key}")
+    t.append(f", datapath {vv.datapath_key}")
+    if vlan and vlan.network_name:
+        t.append(f" ({vlan.network_name})")
+    t.append(f" on {vv.port.bridge if vv.port else '?'}  <->  ")
+    if vlan is None or vlan.localnet is None:
+        t.append("no localnet port here (an overlay network, or no patch)", style="yellow")
+        return t
+    t.append("untagged (flat)" if vv.network_type == "flat"
+             else f"provider VLAN {vv.segmentation_id if vv.segmentation_id is not None else '?'}",
+             style="bold")
+    t.append(f" via {vlan.localnet} on {vv.physical_bridge or '?'} (physnet "
+             f"{vv.physical_network or '?'}, NIC {','.join(vv.nics) or '?'})")
+    return _translation(t, refresh, vlan)
+
+
+def _translation(t: Text, refresh: Refresh, vlan: VlanView | None) -> Text:
+    """The egress and ingress translation flows with their live counters."""
     for label, flow in (("egress ", vlan.egress_flow if vlan else None),
                         ("ingress", vlan.ingress_flow if vlan else None)):
         t.append(f"\n  {label} ")
@@ -224,6 +259,20 @@ def bridge_role(model: NodeModel, bridge: str) -> str:
     return "phys"
 
 
+def table_name(model: NodeModel, bridge: str, table: int) -> str:
+    """The table's name for the node's kind: ovn-controller's on an OVN br-int."""
+    if model.ovn is not None and bridge == model.integration_bridge:
+        return ovn.table_name_of(model, table)
+    return neutron.table_name(bridge_role(model, bridge), table)
+
+
+def describe_registers(model: NodeModel, bridge: str, regs) -> str:
+    """Registers with what they hold: the OVS firewall's, or OVN's logical fields."""
+    if model.ovn is not None and bridge == model.integration_bridge:
+        return neutron.describe_registers(regs, ovn.REGISTERS)
+    return neutron.describe_registers(regs)
+
+
 def flow_row(model: NodeModel, refresh: Refresh, flow: Flow, key: str) -> Row:
     rate = refresh.rate(flow)
     since = refresh.since_mark(flow)
@@ -231,7 +280,7 @@ def flow_row(model: NodeModel, refresh: Refresh, flow: Flow, key: str) -> Row:
     moved = rate is not None and rate[0] > 0
     return Row(key, (
         flow.bridge, str(flow.table),
-        neutron.table_name(bridge_role(model, flow.bridge), flow.table),
+        table_name(model, flow.bridge, flow.table),
         str(flow.priority), f"{flow.cookie:#x}"[-8:] if flow.cookie else "0",
         flow.match or "(any)", flow.actions,
         fmt.count(flow.n_packets), fmt.count(flow.n_bytes),

@@ -56,14 +56,15 @@ def print_model(model: NodeModel, *, as_json: bool) -> int:
     return 1 if ovsdb_down else 0
 
 
-def _vlan_text(local, segid, net_type) -> str:
-    if local is None:
+def _vlan_text(local, segid, net_type, datapath=None) -> str:
+    if local is None and datapath is None:
         return "no local VLAN"
+    where = f"local VLAN {local}" if local is not None else f"OVN datapath {datapath}"
     if net_type == "flat":
-        return f"local VLAN {local} <-> flat (untagged)"
+        return f"{where} <-> flat (untagged)"
     if segid is None:
-        return f"local VLAN {local} <-> provider VLAN ?"
-    return f"local VLAN {local} <-> provider VLAN {segid}"
+        return f"{where} <-> provider VLAN ?"
+    return f"{where} <-> provider VLAN {segid}"
 
 
 def render_tree(model: NodeModel) -> Tree:
@@ -86,14 +87,14 @@ def render_tree(model: NodeModel) -> Tree:
             v = node.add(f"vNIC {vv.vnic.mac} -> {vv.vnic.target} ({where}, "
                          f"{vv.link_state or '?'})")
             if vv.port:
-                v.add(_vlan_text(vv.local_vlan, vv.segmentation_id, vv.network_type)
+                v.add(_vlan_text(vv.local_vlan, vv.segmentation_id, vv.network_type, vv.datapath_key)
                       + (f" on {vv.physical_bridge}" if vv.physical_bridge else "")
                       + (f" (physnet {vv.physical_network!r}" if vv.physical_network else " (")
                       + (f", NIC {', '.join(vv.nics)})" if vv.nics else ")"))
 
     vlan_node = root.add(f"VLANs ({len(model.vlans)})")
     for vl in model.vlans:
-        n = vlan_node.add(_vlan_text(vl.local_vlan, vl.segmentation_id, vl.network_type)
+        n = vlan_node.add(_vlan_text(vl.local_vlan, vl.segmentation_id, vl.network_type, vl.datapath_key)
                           + f" on {vl.physical_bridge or '?'} ports {', '.join(vl.ports) or '-'}")
         for label, f in (("egress", vl.egress_flow), ("ingress", vl.ingress_flow)):
             if f is None:

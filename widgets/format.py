@@ -56,8 +56,8 @@ def spark(values: Sequence[float], width: int = 10) -> str:
     return "".join(BARS[min(int(v / top * (len(BARS) - 1) + 0.5), len(BARS) - 1)] for v in values)
 
 
-def vlan_path(local: int | None, segid: int | None, network_type: str | None) -> str:
-    """'2 -> 100', '1 -> flat', '4095 (dead)'."""
+def vlan_path(local: int | str | None, segid: int | None, network_type: str | None) -> str:
+    """'2 -> 100', '1 -> flat', '4095 (dead)'; on OVN the datapath: 'dp1 -> 100'."""
     if local is None:
         return "-"
     if local == 4095:

@@ -12,7 +12,6 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from collectors import openflow
-from model import neutron
 from model.join import PortView
 from model.records import Flow
 from model.scopes import ports_of_flow
@@ -82,10 +81,9 @@ class FlowDetailScreen(NodeScreen):
         current = next((f for f in model.all_flows() if f.key == self.flow.key), None)
         flow = current or self.flow
         self.ports = ports_of_flow(model, flow, self.detail)
-        role = rows.bridge_role(model, flow.bridge)
         head = Text()
         head.append(f"{flow.bridge} table {flow.table}", style="bold")
-        name = neutron.table_name(role, flow.table)
+        name = rows.table_name(model, flow.bridge, flow.table)
         if name:
             head.append(f" ({name})")
         head.append(f"  priority {flow.priority}  cookie {flow.cookie:#x}")
@@ -115,15 +113,20 @@ class FlowDetailScreen(NodeScreen):
         parsed.add_row(Text("actions", style="bold"), "")
         for k, v in self.actions:
             if k == "resubmit" and isinstance(v, dict) and v.get("table") is not None:
-                tname = neutron.table_name(role, int(v["table"]))
+                tname = rows.table_name(model, flow.bridge, int(v["table"]))
                 v = f"table {v['table']}" + (f" ({tname})" if tname else "")
             parsed.add_row(k, value_text(v))
 
         about = Text()
         if self.detail.regs:
-            about.append("registers: " + neutron.describe_registers(self.detail.regs) + "\n")
+            about.append("registers: " + rows.describe_registers(model, flow.bridge, self.detail.regs)
+                         + "\n")
         if self.detail.loads:
-            about.append("loads: " + neutron.describe_registers(self.detail.loads) + "\n")
+            about.append("loads: " + rows.describe_registers(model, flow.bridge, self.detail.loads)
+                         + "\n")
+        if self.detail.metadata is not None or self.detail.load_metadata is not None:
+            about.append(f"datapath (metadata): {self.detail.metadata or self.detail.load_metadata}"
+                         + (" loaded" if self.detail.load_metadata is not None else "") + "\n")
         if self.detail.set_vlan is not None:
             about.append(f"sets VLAN {self.detail.set_vlan}\n", style="bold")
         if self.detail.strip_vlan:

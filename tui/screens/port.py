@@ -99,6 +99,12 @@ class PortScreen(NodeScreen):
         path.append(f" (ofport {pv.ofport} on {pv.bridge})")
         if pv.port.tag is not None:
             path.append(f" -> local VLAN {pv.port.tag}", style="bold red" if pv.port.tag == 4095 else "bold")
+        if model.ovn is not None and vlan is None:  # OVN: the tap's network is its datapath
+            vlan = next((v for v in model.vlans if pv.name in v.ports), None)
+            if i and i.iface_id:
+                path.append(f" -> logical port {i.iface_id}", style="bold")
+            if vlan:
+                path.append(f" -> datapath {vlan.datapath_key}", style="bold")
         if vlan:
             path.append(" -> " + ("flat (untagged)" if vlan.network_type == "flat"
                                   else f"provider VLAN {vlan.segmentation_id}"), style="bold")
@@ -113,7 +119,7 @@ class PortScreen(NodeScreen):
                                                  else f"as VLAN {v.segmentation_id}")
                 for v in carried), style="bold")
         keys = ["f: flows", "b: bridge flows"]
-        if pv.port.tag is not None:
+        if pv.port.tag is not None or vlan is not None:
             keys.append("v: VLAN")
         if inst:
             keys.append("i: instance")
@@ -177,8 +183,12 @@ class PortScreen(NodeScreen):
 
     def action_vlan(self) -> None:
         pv = self._port()
+        ovn_net = next((v for v in self.shown.model.vlans if pv.name in v.ports
+                        and v.local_vlan is None), None) if pv and self.shown else None
         if pv and pv.port.tag is not None:
             self.post_message(OpenVlan(pv.port.tag))
+        elif ovn_net is not None:
+            self.post_message(OpenVlan(ovn_net.key))
         else:
             self.notify("this port has no local VLAN tag", severity="warning")
 

@@ -36,10 +36,11 @@ class VlanScreen(NodeScreen):
     VlanScreen #translation { height: 3; }
     """
 
-    def __init__(self, local_vlan: int) -> None:
+    def __init__(self, local_vlan: int | str) -> None:
         super().__init__()
-        self.local_vlan = local_vlan
-        self.crumb = f"VLAN {local_vlan}"
+        self.local_vlan = str(local_vlan)  # VlanView.key: "2", or on OVN "dp1"
+        self.crumb = (f"VLAN {local_vlan}" if self.local_vlan.isdigit()
+                      else f"network {self.local_vlan}")
         self._keys: dict[str, object] = {}
 
     def body(self) -> ComposeResult:
@@ -62,10 +63,15 @@ class VlanScreen(NodeScreen):
         v = model.vlan(self.local_vlan)
         facts = Text()
         if v is None:
-            facts.append(f"local VLAN {self.local_vlan} is not in use on this node", style="red")
+            facts.append(f"{self.crumb} is not in use on this node", style="red")
             self.query_one("#facts", Static).update(facts)
             return
-        facts.append(f"local VLAN {v.local_vlan} on {v.bridge}", style="bold")
+        if v.local_vlan is not None:
+            facts.append(f"local VLAN {v.local_vlan} on {v.bridge}", style="bold")
+        else:  # OVN: no local VLAN, the network is a datapath with a localnet port
+            facts.append(f"OVN datapath {v.datapath_key}"
+                         + (f" ({v.network_name})" if v.network_name else "")
+                         + f" on {v.bridge}, localnet {v.localnet or 'none'}", style="bold")
         facts.append("  <->  ")
         facts.append("flat (untagged)" if v.network_type == "flat"
                      else f"provider VLAN {v.segmentation_id}", style="bold")
@@ -75,7 +81,7 @@ class VlanScreen(NodeScreen):
             facts.append(f"\nflows translate to {v.flow_segmentation_id}, ports say "
                          f"{v.segmentation_id}", style="bold red")
         for p in model.problems:
-            if p.subject == f"vlan {v.local_vlan}":
+            if p.subject in (f"vlan {v.local_vlan}", v.localnet):
                 facts.append(f"\n{p.kind}: {p.detail}", style="red")
         for label, f in (("egress ", v.egress_flow), ("ingress", v.ingress_flow)):
             if f is not None:  # in full: the table below has no room for long matches
