@@ -15,7 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from collectors import domains, openflow
-from collectors.saved_outputs import _map, parse_vsctl_show, with_ofports
+from collectors.saved.vsctl_list import parse_value, parse_vsctl_list
+from collectors.saved.vsctl_show import parse_vsctl_show, with_ofports
 from lab.node import VMS, node_xml
 from model import ovn
 from model.contract import to_contract
@@ -29,31 +30,23 @@ METADATA_TAP = "tapfab2345c-50"
 INSTANCE01, INSTANCE00 = VMS
 
 
-def _records(text: str) -> list[dict[str, str]]:
-    """`ovs-vsctl list` blocks -> [{column: value}]."""
-    out = []
-    for block in text.strip().split("\n\n"):
-        out.append({k.strip(): v.strip() for k, _, v in
-                    (line.partition(":") for line in block.splitlines())})
-    return out
-
-
 def lab_ovsdb(edit_ifaces=lambda rows: rows) -> OvsdbSnapshot:
+    """`ovs-vsctl show` with ofports and external_ids from `ovs-vsctl list`."""
     snap = parse_vsctl_show((OVN / "lab-ovs-vsctl-show.txt").read_text())
-    ifaces = {r["name"].strip('"'): r for r in edit_ifaces(
-        _records((OVN / "lab-list-interface.txt").read_text()))}
-    ports = {r["name"].strip('"'): r for r in _records((OVN / "lab-list-port.txt").read_text())}
+    ifaces = {r["name"]: r for r in edit_ifaces(
+        parse_vsctl_list((OVN / "lab-list-interface.txt").read_text()))}
+    ports = {r["name"]: r for r in parse_vsctl_list((OVN / "lab-list-port.txt").read_text())}
     bridges = []
     for b in snap.bridges:
         new_ports = []
         for p in b.ports:
             new_ports.append(replace(
-                p, external_ids=frozen_map(_map(ports[p.name]["external_ids"])),
-                interfaces=tuple(replace(i, ofport=int(ifaces[i.name]["ofport"]),
-                                         external_ids=frozen_map(_map(ifaces[i.name]["external_ids"])))
+                p, external_ids=frozen_map(ports[p.name]["external_ids"]),
+                interfaces=tuple(replace(i, ofport=ifaces[i.name]["ofport"],
+                                         external_ids=frozen_map(ifaces[i.name]["external_ids"]))
                                  for i in p.interfaces if i.name in ifaces)))
         bridges.append(replace(b, ports=tuple(new_ports)))
-    ids = _map((OVN / "lab-open-vswitch-external-ids.txt").read_text())
+    ids = parse_value((OVN / "lab-open-vswitch-external-ids.txt").read_text().strip())
     return replace(snap, bridges=tuple(bridges), external_ids=frozen_map(ids))
 
 
@@ -151,15 +144,9 @@ def test_the_contract_gives_the_chain_with_local_vlan_null():
 
 def _without_binding(rows, tap):
     """The port as ovn-controller leaves one whose iface-id is bound nowhere."""
-    out = []
-    for r in rows:
-        if r["name"] == tap:
-            ids = _map(r["external_ids"])
-            ids.pop("ovn-installed", None)
-            ids.pop("ovn-installed-ts", None)
-            r = {**r, "external_ids": "{" + ", ".join(f'{k}="{v}"' for k, v in ids.items()) + "}"}
-        out.append(r)
-    return out
+    return [{**r, "external_ids": {k: v for k, v in r["external_ids"].items()
+                                   if not k.startswith("ovn-installed")}}
+            if r["name"] == tap else r for r in rows]
 
 
 def _drop_lines(*needles):
