@@ -344,7 +344,7 @@ class OvsVlanApp(App):
             if pv.tap:
                 out.append((pv.tap, f"tap behind {pv.name}", partial(self._go, OpenPort, pv.name)))
         for v in model.vlans:
-            go = partial(self._go, OpenVlan, v.key)
+            go = partial(self._go, OpenVlan, v.key if v.local_vlan is None else v.local_vlan)
             if v.local_vlan is not None:
                 out.append((f"vlan {v.local_vlan}", f"local VLAN on {v.bridge}", go))
             else:  # OVN: a datapath, by its localnet port and Neutron name

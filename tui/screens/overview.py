@@ -97,7 +97,7 @@ class OverviewScreen(NodeScreen):
         if table == "instances":
             self.post_message(OpenInstance(key.split("/")[0]))
         elif table == "vlans":
-            self.post_message(OpenVlan(key))
+            self.post_message(OpenVlan(int(key) if key.isdigit() else key))  # "dp1" on OVN
         elif table == "ports":
             self.post_message(OpenPort(key))
 

@@ -38,9 +38,9 @@ class VlanScreen(NodeScreen):
 
     def __init__(self, local_vlan: int | str) -> None:
         super().__init__()
-        self.local_vlan = str(local_vlan)  # VlanView.key: "2", or on OVN "dp1"
-        self.crumb = (f"VLAN {local_vlan}" if self.local_vlan.isdigit()
-                      else f"network {self.local_vlan}")
+        self.local_vlan = local_vlan
+        self.key = str(local_vlan)  # VlanView.key: "2", or on OVN "dp1"
+        self.crumb = f"VLAN {local_vlan}" if self.key.isdigit() else f"network {local_vlan}"
         self._keys: dict[str, object] = {}
 
     def body(self) -> ComposeResult:
@@ -60,7 +60,7 @@ class VlanScreen(NodeScreen):
 
     def show(self, refresh: Refresh) -> None:
         model = refresh.model
-        v = model.vlan(self.local_vlan)
+        v = model.vlan(self.key)
         facts = Text()
         if v is None:
             facts.append(f"{self.crumb} is not in use on this node", style="red")
@@ -121,10 +121,10 @@ class VlanScreen(NodeScreen):
             self.post_message(OpenFlowDetail(flow))
 
     def action_flows(self) -> None:
-        self.post_message(OpenFlows(Scope("vlan", str(self.local_vlan))))
+        self.post_message(OpenFlows(Scope("vlan", self.key)))
 
     def action_nic(self) -> None:
-        v = self.shown.model.vlan(self.local_vlan) if self.shown else None
+        v = self.shown.model.vlan(self.key) if self.shown else None
         if v and v.nics:
             self.post_message(OpenPort(v.nics[0]))
         else:
