@@ -116,6 +116,15 @@ class Assembler:
             self.lists.setdefault(table, []).extend(records)
             self._use("ovsdb", name)
             return f"{len(records)} {table} rows"
+        if kind == kinds.OVSDB_DUMP:
+            tables = {t: r for t, r in vsctl_list.parse_ovsdb_dump(text).items()
+                      if t in ("Open_vSwitch", "Bridge", "Port", "Interface") and r}
+            if "Bridge" not in tables:
+                return None
+            for table, records in tables.items():
+                self.lists.setdefault(table, []).extend(records)
+            self._use("ovsdb", name)
+            return ", ".join(f"{len(r)} {t} rows" for t, r in sorted(tables.items()))
         if kind in (kinds.OFCTL_SHOW, kinds.PORTS_DESC):
             numbers = openflow.parse_ofctl_show(text)
             local = _LOCAL.search(text)

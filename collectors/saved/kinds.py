@@ -13,6 +13,7 @@ import textwrap
 from collectors.saved.libvirt_saved import root_tag
 
 VSCTL_SHOW = "ovs-vsctl show"
+OVSDB_DUMP = "ovsdb-client dump"
 VSCTL_LIST = "ovs-vsctl list"  # the table is told apart from the columns (vsctl_list.table_of)
 OFCTL_SHOW = "ovs-ofctl show"
 PORTS_DESC = "ovs-ofctl dump-ports-desc"
@@ -32,6 +33,7 @@ _PORT_LINE = re.compile(r"^\s*port\s+\S+:\s*rx\s+pkts=", re.M)
 _VSCTL_SHOW = re.compile(r"^\s*Bridge \S+\s*$", re.M)
 _VSCTL_SHOW_PORT = re.compile(r"^\s*(Port \S+|ovs_version: )", re.M)
 _VSCTL_LIST = re.compile(r"^\s*_uuid\s*: [0-9a-f]{8}-", re.M)
+_DUMP_HEADING = re.compile(r"^\s*(Bridge|Interface|Port|Open_vSwitch) table\s*$", re.M)
 _IP_LINK = re.compile(r"^\s*[0-9]+: [^:\s]+(@\S*)?: <[A-Z_,-]*>", re.M)
 _VIRSH_HEAD = re.compile(r"^\s*Id\s+\S+\s+\S+\s*\n\s*-{10,}", re.M)
 _VIRSH_DASHES = re.compile(r"^\s*-{10,}\s*$", re.M)
@@ -75,7 +77,7 @@ def recognise(data: bytes) -> str | None:
     if "OFPT_FEATURES_REPLY" in text or _SHOW_PORT.search(text):
         return OFCTL_SHOW
     if _VSCTL_LIST.search(text):
-        return VSCTL_LIST
+        return OVSDB_DUMP if _DUMP_HEADING.search(text) else VSCTL_LIST
     if _VSCTL_SHOW.search(text) and _VSCTL_SHOW_PORT.search(text):
         return VSCTL_SHOW
     if _IP_LINK.search(text):

@@ -21,10 +21,11 @@ from collectors.saved.assemble import Assembler
 from collectors.saved.result import SavedNode
 
 MAX_FILE = 512 * 1024 * 1024
-_OVS = r"^sos_commands/openvswitch/(?:[A-Za-z0-9_-]+\.)?"
+_OVS = r"^sos_commands/(?:openvswitch|ovn_host)/(?:[A-Za-z0-9_-]+\.)?"
 _OFCTL = re.compile(_OVS + r"ovs-ofctl(?:_-O_(OpenFlow1[0-5]))?_(dump-flows|show|dump-ports|dump-ports-desc)_(.+)$")
 _VSCTL_SHOW = re.compile(_OVS + r"ovs-vsctl(?:_-t_5)?_show$")
 _VSCTL_LIST = re.compile(_OVS + r"ovs-vsctl(?:_-t_5)?_list_(interface|Interface|bridge|Bridge|port|Port|Open_vSwitch)$")
+_OVSDB_DUMP = re.compile(_OVS + r"ovsdb-client_-f_list_dump$")  # sos before it copied conf.db
 _APPCTL = re.compile(_OVS + r"ovs-(appctl|vsctl|ofctl|dpctl)_")
 _DOMAIN = re.compile(r"^(?:etc/libvirt/qemu|(?:var/)?run/libvirt/qemu)/[^/]+\.xml$")
 _VIRSH_DUMP = re.compile(r"^sos_commands/virsh/virsh_-r_dumpxml_")
@@ -45,6 +46,8 @@ def classify(rel: str) -> tuple[str, str | None, str | None] | None:
         return kinds.VSCTL_SHOW, None, None
     if _VSCTL_LIST.match(rel):
         return kinds.VSCTL_LIST, None, None
+    if _OVSDB_DUMP.match(rel):
+        return kinds.OVSDB_DUMP, None, None
     if rel in _IP_LINK:
         return kinds.IP_LINK, None, None
     if rel == "sos_commands/host/hostname":

@@ -1,4 +1,5 @@
-"""A saved ``ovs-vsctl list <table>``: records of ``column : value`` lines.
+"""A saved ``ovs-vsctl list <table>`` (or ``ovsdb-client -f list dump``):
+records of ``column : value`` lines.
 
 ``list interface`` is what a sosreport has for external_ids, ofport and
 link state; with ``list bridge`` and ``list port`` too the whole snapshot
@@ -136,3 +137,20 @@ def rows_by_uuid(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """{_uuid: columns} for records that carry their row UUID."""
     return {r["_uuid"]: r for r in records if isinstance(r.get("_uuid"), str)
             and _UUID.match(r["_uuid"])}
+
+
+_TABLE_HEADING = re.compile(r"^\s*([A-Za-z_]+) table\s*$")
+
+
+def parse_ovsdb_dump(text: str) -> dict[str, list[dict[str, Any]]]:
+    """``ovsdb-client -f list dump`` (what sos saved before it copied conf.db):
+    each "<Table> table" heading followed by that table's records."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        heading = _TABLE_HEADING.match(line)
+        if heading:
+            current = sections.setdefault(heading.group(1), [])
+        elif current is not None:
+            current.append(line)
+    return {table: parse_vsctl_list("\n".join(lines)) for table, lines in sections.items()}

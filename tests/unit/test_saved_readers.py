@@ -31,6 +31,7 @@ SEED = FIXTURES / "seed"
 OPENSTACK = FIXTURES / "sos" / "hotsos-openstack"
 SUNBEAM = FIXTURES / "sos" / "hotsos-sunbeam"
 CONF_DB = FIXTURES / "saved" / "lab-conf.db"
+DUMP = FIXTURES / "saved" / "lab-ovsdb-client-list-dump.txt"
 
 
 def model_of(saved):
@@ -262,3 +263,33 @@ def test_a_saved_snapshot_reads_back_into_the_same_contract(tmp_path):
     assert drop(after) == drop(to_contract(before))
     assert {s["source"]: s["status"] for s in after["sources"]} == {
         "ovsdb": "saved", "openflow": "saved", "libvirt": "saved", "netlink": "error"}
+
+
+def test_an_older_sosreports_ovsdb_client_dump_gives_the_same_rows_as_conf_db(tmp_path):
+    """sos before conf.db copies saved `ovsdb-client -f list dump`: Port
+    other_config is there too. Both fixtures are of the same lab node."""
+    plugin = tmp_path / "sos_commands" / "openvswitch"
+    plugin.mkdir(parents=True)
+    shutil.copy(DUMP, plugin / "ovsdb-client_-f_list_dump")
+    saved = read_saved(tmp_path)
+    assert read_as(saved)["sos_commands/openvswitch/ovsdb-client_-f_list_dump"] == kinds.OVSDB_DUMP
+    from_dump = saved.observation.ovsdb
+    from_db = confdb.read_confdb(CONF_DB.read_bytes())
+
+    def persistent(snap):  # conf.db keeps no ephemeral columns (link state, statistics...)
+        return [(b.name, b.datapath_type, b.fail_mode,
+                 [(p.name, p.tag, dict(p.other_config),
+                   [(i.name, i.type, i.ofport, dict(i.external_ids), dict(i.options))
+                    for i in p.interfaces]) for p in b.ports]) for b in snap.bridges]
+    assert persistent(from_dump) == persistent(from_db)
+    assert from_dump.ovs_version == from_db.ovs_version
+
+
+def test_ovn_host_plugins_flow_dump_is_read_as_its_bridges_flows(tmp_path):
+    plugin = tmp_path / "sos_commands" / "ovn_host"
+    plugin.mkdir(parents=True)
+    shutil.copy(SEED / "dump-flows-br-int.txt", plugin / "ovs-ofctl_-O_OpenFlow13_dump-flows_br-int")
+    (tmp_path / "sos_commands" / "openvswitch").mkdir()
+    shutil.copy(SEED / "ovs-vsctl-show.txt", tmp_path / "sos_commands/openvswitch/ovs-vsctl_-t_5_show")
+    saved = read_saved(tmp_path)
+    assert len(saved.observation.flows["br-int"].flows) == 40
