@@ -40,8 +40,8 @@ COLUMNS: Mapping[str, tuple[str, ...]] = {
     "Port": ("name", "tag", "trunks", "vlan_mode", "other_config", "external_ids", "interfaces"),
     "Interface": (
         "name", "type", "ofport", "options", "external_ids", "error",
-        "link_state", "admin_state", "mac_in_use", "statistics",
-    ),
+        "link_state", "admin_state", "mac_in_use",
+    ),  # not "statistics": nothing reads it, and ovs-vswitchd rewrites it every few seconds
 }
 
 SNAPSHOT_INTERVAL = 0.1  # s between snapshots during a burst of changes
@@ -80,7 +80,6 @@ def interface_record(row: Any) -> OvsInterface:
         link_state=optional(row.link_state),
         admin_state=optional(row.admin_state),
         mac_in_use=optional(row.mac_in_use),
-        statistics=frozen_map(row.statistics),
     )
 
 

@@ -1,7 +1,7 @@
 """The JSON output contract (schema ``ovsvlan-tui/snapshot/1``).
 
-Scripts and acceptance checks depend on these names and types (DESIGN.md
-section 5); fields may be added, never renamed or removed.
+Scripts and acceptance checks depend on these names and types
+(docs/contract.md); fields may be added, never renamed or removed.
 
 On an ML2/OVN chassis (``node.kind`` "ml2/ovn", ``ovn`` the chassis facts:
 system_id, remote, bridge_mappings, encap, egress_tables) the same names hold:

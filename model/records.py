@@ -58,7 +58,6 @@ class OvsInterface:
     link_state: str | None = None
     admin_state: str | None = None
     mac_in_use: str | None = None
-    statistics: Mapping[str, int] = field(default_factory=_empty_map)
 
     @property
     def iface_id(self) -> str | None:

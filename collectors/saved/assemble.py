@@ -319,7 +319,7 @@ def _columns(i) -> dict:
     return {"name": i.name, "type": i.type, "ofport": _list(i.ofport), "error": _list(i.error),
             "external_ids": dict(i.external_ids), "options": dict(i.options),
             "link_state": _list(i.link_state), "admin_state": _list(i.admin_state),
-            "mac_in_use": _list(i.mac_in_use), "statistics": dict(i.statistics)}
+            "mac_in_use": _list(i.mac_in_use)}
 
 
 def _bridge_in_name(name: str, known: list[str]) -> str | None:

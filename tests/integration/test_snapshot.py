@@ -1,6 +1,6 @@
 """`ovsvlan-tui snapshot` on a real node (the lab), run as the operator's
 scripts run it: a separate process whose JSON keeps the names and types of
-DESIGN.md section 5, whose join is the seed's, whose counters move with
+docs/contract.md, whose join is the seed's, whose counters move with
 traffic, and whose problems appear when the node is broken on purpose and go
 when it is repaired. Breaking and repairing uses the lab's own OVSDB socket,
 OVS run directory and namespaces only.
@@ -85,7 +85,7 @@ def problems(doc: dict, kind: str) -> list[dict]:
 
 
 # --------------------------------------------------------------------------
-# The JSON contract of DESIGN.md section 5: every name it lists, with its type
+# The JSON contract of docs/contract.md: every name it lists, with its type
 # (more fields are allowed; none of these may go or change type).
 
 STR, OPT_STR, INT, OPT_INT = str, (str, None), int, (int, None)
