@@ -15,6 +15,17 @@ onto the localnet patch and its ``ingress_flow`` the table-0 flow stripping it.
 Problem kinds added there: ``unbound-port``, ``missing-bridge-mapping``,
 ``missing-localnet-patch``; ``missing-vlan-translation`` names the localnet port.
 On an ML2/OVS node all these are null and ``ovn`` is null.
+
+Added for real nodes (ML2/OVS): each port has ``owner`` (instance, router,
+gateway, dhcp, patch, tunnel, nic, bridge-internal, unknown) and
+``interfaces`` (name, type, link_state: two or more for an OVS bond); each
+vNIC ``network_type``, ``tunnel_bridge`` (br-tun for a tunnel network, else
+null) and ``fixed_ips`` (from Nova's ``<nova:ports>``); each VLAN
+``tunnel_bridge``, ``tunnel_ports`` and ``remote_ips`` (a VXLAN/GRE/Geneve
+network: ``segmentation_id`` is its VNI, ``egress_flow`` the br-tun flow
+turning the local VLAN into the VNI, ``ingress_flow`` the one turning it
+back) and ``duplicate_flows`` (other flows of the same table and priority
+translating into that local VLAN: problem ``duplicate-vlan-translation``).
 """
 
 from __future__ import annotations

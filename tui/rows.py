@@ -26,7 +26,7 @@ VLAN_COLUMNS = [("local", "Local"), ("provider", "Provider"), ("ports", "Ports")
                 ("type", "Type"), ("physnet", "Physnet"), ("bridge", "Phys bridge"),
                 ("nic", "NIC")]
 PORT_COLUMNS = [("name", "Port"), ("bridge", "Bridge"), ("ofport", "#"), ("vlan", "Tag"),
-                ("link", "Link"), ("pps", "rx/tx pps"), ("owner", "Instance"), ("type", "Type"),
+                ("link", "Link"), ("pps", "rx/tx pps"), ("owner", "Owner"), ("type", "Type"),
                 ("peer", "Peer"), ("mode", "Mode"), ("error", "Error")]
 VNIC_COLUMNS = [("tap", "Tap"), ("mac", "MAC"), ("vlan", "Local->provider"), ("link", "Link"),
                 ("pps", "VM tx/rx pps"), ("port", "OVS port"), ("bridge", "Bridge"),
@@ -56,8 +56,11 @@ def _link(state: str | None) -> Text:
 
 
 def _owner_name(model: NodeModel, pv: PortView) -> str:
+    """The instance's name, else who the port belongs to (router, dhcp, patch, ...)."""
     if pv.domain_uuid is None:
-        return (ovn.ovn_owner(pv.port, model.ovn.localports) or "") if model.ovn else ""
+        if model.ovn:
+            return ovn.ovn_owner(pv.port, model.ovn.localports) or ""
+        return "" if pv.owner == "unknown" else pv.owner
     inst = model.instance(pv.domain_uuid)
     return (inst.domain.nova_name or inst.domain.name) if inst else pv.domain_uuid[:8]
 
@@ -122,10 +125,15 @@ def vlan_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, dict]]:
     for v in model.vlans:
         provider = ("flat" if v.network_type == "flat"
                     else str(v.segmentation_id) if v.segmentation_id is not None else "?")
+        # a tunnel network leaves through br-tun's tunnels, not a physical NIC
+        way_out = ",".join(v.tunnel_ports) + (
+            f" ({','.join(v.remote_ips)})" if v.remote_ips else "") if v.tunnel_bridge else None
         out.append((v.key, {
             "local": v.key, "provider": provider, "type": v.network_type or "?",
-            "physnet": v.physical_network or "?", "bridge": v.physical_bridge or "?",
-            "nic": ",".join(v.nics) or "-", "ports": str(len(v.ports)),
+            "physnet": v.physical_network or ("-" if v.tunnel_bridge else "?"),
+            "bridge": v.physical_bridge or v.tunnel_bridge or "?",
+            "nic": (way_out or "-") if v.tunnel_bridge else ",".join(v.nics) or "-",
+            "ports": str(len(v.ports)),
             "egress": flow_pps(refresh, v.egress_flow),
             "ingress": flow_pps(refresh, v.ingress_flow),
         }))
@@ -204,6 +212,14 @@ def vnic_path(model: NodeModel, refresh: Refresh, vv: VnicView) -> Text:
         t.append("\n  local VLAN 4095 (dead): its traffic is dropped", style="bold red")
         return t
     t.append(f"\n  local VLAN {vv.local_vlan} on {p.bridge}  <->  ")
+    vlan = model.vlan(vv.local_vlan)
+    if vv.tunnel_bridge:
+        vni = vv.segmentation_id if vv.segmentation_id is not None else "?"
+        t.append(f"{vv.network_type or 'tunnel'} VNI {vni}", style="bold")
+        tunnels = ", ".join(vlan.tunnel_ports) if vlan and vlan.tunnel_ports else "?"
+        remote = f" to {', '.join(vlan.remote_ips)}" if vlan and vlan.remote_ips else ""
+        t.append(f" on {vv.tunnel_bridge} (tunnels {tunnels}{remote})")
+        return _translation(t, refresh, vlan)
     t.append("untagged (flat)" if vv.network_type == "flat"
              else f"provider VLAN {vv.segmentation_id if vv.segmentation_id is not None else '?'}",
              style="bold")

@@ -57,7 +57,7 @@ def spark(values: Sequence[float], width: int = 10) -> str:
 
 
 def vlan_path(local: int | str | None, segid: int | None, network_type: str | None) -> str:
-    """'2 -> 100', '1 -> flat', '4095 (dead)'; on OVN the datapath: 'dp1 -> 100'."""
+    """'2 -> 100', '1 -> flat', '3 -> vxlan 1001', '4095 (dead)'; on OVN the datapath: 'dp1 -> 100'."""
     if local is None:
         return "-"
     if local == 4095:
@@ -66,4 +66,6 @@ def vlan_path(local: int | str | None, segid: int | None, network_type: str | No
         return f"{local} -> flat"
     if segid is None:
         return f"{local} -> ?"
+    if network_type in ("vxlan", "gre", "geneve"):
+        return f"{local} -> {network_type} {segid}"
     return f"{local} -> {segid}"

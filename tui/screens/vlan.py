@@ -73,10 +73,15 @@ class VlanScreen(NodeScreen):
                          + (f" ({v.network_name})" if v.network_name else "")
                          + f" on {v.bridge}, localnet {v.localnet or 'none'}", style="bold")
         facts.append("  <->  ")
-        facts.append("flat (untagged)" if v.network_type == "flat"
-                     else f"provider VLAN {v.segmentation_id}", style="bold")
-        facts.append(f"  {v.network_type or '?'} network, physnet {v.physical_network or '?'}, "
-                     f"physical bridge {v.physical_bridge or '?'}, NIC {','.join(v.nics) or '?'}")
+        if v.tunnel_bridge:
+            facts.append(f"{v.network_type or 'tunnel'} VNI {v.segmentation_id}", style="bold")
+            facts.append(f"  on {v.tunnel_bridge}, tunnels {', '.join(v.tunnel_ports) or '?'}"
+                         + (f" to {', '.join(v.remote_ips)}" if v.remote_ips else ""))
+        else:
+            facts.append("flat (untagged)" if v.network_type == "flat"
+                         else f"provider VLAN {v.segmentation_id}", style="bold")
+            facts.append(f"  {v.network_type or '?'} network, physnet {v.physical_network or '?'}, "
+                         f"physical bridge {v.physical_bridge or '?'}, NIC {','.join(v.nics) or '?'}")
         if v.flow_segmentation_id is not None and v.segmentation_id != v.flow_segmentation_id:
             facts.append(f"\nflows translate to {v.flow_segmentation_id}, ports say "
                          f"{v.segmentation_id}", style="bold red")
@@ -100,7 +105,8 @@ class VlanScreen(NodeScreen):
             inst = model.instance(pv.domain_uuid) if pv.domain_uuid else None
             r = rows.port_pps(refresh, pv)
             members.append((name, [name, pv.bridge, str(pv.ofport),
-                                   (inst.domain.nova_name or inst.domain.name) if inst else "",
+                                   (inst.domain.nova_name or inst.domain.name) if inst
+                                   else ("" if pv.owner == "unknown" else pv.owner),
                                    pv.vnic_mac or (pv.interface.attached_mac if pv.interface else "") or "",
                                    pv.link_state or "?",
                                    f"{rows.fmt.rate(r[0])}/{rows.fmt.rate(r[1])}" if r else ""]))

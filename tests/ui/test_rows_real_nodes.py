@@ -1,0 +1,28 @@
+"""What the panes say for real nodes the lab does not build (the fixtures of
+tests/unit/test_real_nodes.py): a VXLAN network's row names its VNI, br-tun,
+tunnel port and remote IP, and an agent's port says whose it is."""
+
+from __future__ import annotations
+
+from node.session import Refresh
+from tests.unit.test_real_nodes import insights_network_node, yeasy_compute_node
+from tui import rows
+
+
+def refresh_of(model) -> Refresh:
+    return Refresh(model=model, deltas={}, history={}, mark=None, mark_time=None, took=0.0)
+
+
+def test_a_vxlan_vlan_row_leaves_through_br_tun_to_its_remote_ip():
+    ((key, cells),) = rows.vlan_rows(yeasy_compute_node(), refresh_of(yeasy_compute_node()))
+    assert key == "1"
+    assert (cells["provider"], cells["type"], cells["bridge"], cells["nic"]) == (
+        "1001", "vxlan", "br-tun", "vxlan-0a00644d (10.0.100.77)")
+    assert cells["physnet"] == "-"
+
+
+def test_agent_ports_say_whose_they_are_in_the_ports_pane():
+    model = insights_network_node()
+    owner = {key: cells["owner"] for key, cells in rows.port_rows(model, refresh_of(model))}
+    assert (owner["qr-417e232b-dd"], owner["qg-dacc6089-be"], owner["tapfcce898c-ca"],
+            owner["vxlan-aca80118"], owner["eth0"]) == ("router", "gateway", "dhcp", "tunnel", "nic")
