@@ -18,6 +18,7 @@ import pytest
 
 from lab import node as labmod
 from tests.integration.prometheus_server import PROMETHEUS, PrometheusServer, free_port
+from tui.cli import endpoint_flags
 
 ROOT = Path(__file__).parents[2]
 CONTRIB = ROOT / "contrib"
@@ -46,16 +47,22 @@ def cli(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
+# what contrib/systemd/ovsvlan-exporter.service leaves root: its uid, no capability
+NO_CAPABILITIES = ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--ambient-caps=-all",
+                   "--no-new-privs"]
+
+
 class Exporter:
     """``ovsvlan-tui exporter`` as an operator starts it, stopped by its pid."""
 
-    def __init__(self, lab: labmod.Lab) -> None:
+    def __init__(self, lab: labmod.Lab, *, wrapper: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/metrics"
         self.log = Path(tempfile.mkstemp(prefix="ovsvlan-exporter-", suffix=".log")[1])
         with self.log.open("w") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tui.cli", "exporter", "--lab", "--lab-name", lab.name,
+                [*wrapper, sys.executable, "-m", "tui.cli", "exporter",
+                 *endpoint_flags(lab.endpoints()),
                  "--listen", f"127.0.0.1:{self.port}", "--interval", "1"],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         until(lambda: "serving http://" in self.log.read_text() or self.proc.poll() is not None,
@@ -181,6 +188,25 @@ def test_a_second_exporter_on_the_same_port_says_so_and_the_first_keeps_serving(
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "Address already in use" in result.stderr
     assert exporter.scrape()[0] == 200
+
+
+def test_root_without_any_capability_reads_ovsdb_openflow_and_libvirt(shared_lab):
+    """The systemd unit's claim: the OVS sockets ask for root's uid, nothing more.
+    Only entering the lab's namespace (--netns, never used on a real node)
+    needs a capability (CAP_SYS_ADMIN), so netlink is the one source down."""
+    capless = Exporter(shared_lab, wrapper=tuple(NO_CAPABILITIES))
+    try:
+        def sources():
+            text = capless.scrape()[1]
+            up = {s: f'ovsvlan_source_up{{source="{s}"}} 1.0' in text
+                  for s in ("ovsdb", "openflow", "libvirt")}
+            return text if all(up.values()) else None
+        text = until(sources, "ovsdb, openflow and libvirt live")
+        assert 'ovsvlan_source_up{source="netlink"} 0.0' in text
+        assert 'direction="egress",local_vlan="2"' in text
+    finally:
+        assert capless.stop() == 0
+        capless.log.unlink()
 
 
 def test_scrapes_during_an_ovsdb_restart_are_200_with_ovsdb_down_and_the_last_picture(
