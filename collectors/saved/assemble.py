@@ -49,7 +49,7 @@ class Assembler:
         self.lists: dict[str, list[dict]] = {}
         self.ofports: dict[str, dict[str, int]] = {}
         self.flow_texts: list[tuple[str, str, str | None, str | None]] = []  # name, text, bridge, proto
-        self.port_texts: list[tuple[str, str, str | None]] = []
+        self.port_texts: list[tuple[str, str, str | None, str | None]] = []  # name, text, bridge, proto
         self.domains: dict[str, tuple[Domain, bool]] = {}  # uuid -> (domain, from a status file)
         self.interfaces: list[tuple[str, tuple]] = []  # name, vnics of a pasted <interface>
         self.listed: dict[str, tuple[int | None, str]] = {}
@@ -146,7 +146,7 @@ class Assembler:
         if kind == kinds.DUMP_PORTS:
             if not openflow.parse_dump_ports("", text):
                 return None
-            self.port_texts.append((name, text, bridge))
+            self.port_texts.append((name, text, bridge, protocol))
             return False
         if kind == kinds.DOMAIN_XML:
             status = "<domstatus" in text
@@ -247,17 +247,33 @@ class Assembler:
         self.used["openflow"] = [n for n in self.used.get("openflow", []) if n != name]
 
     def _port_counters(self, ovsdb) -> tuple:
+        """One dump-ports per bridge (the protocol order of flows), its ports by name:
+        sos's ovs-ofctl printed numbers, the live tool's --names prints names."""
         known = [b.name for b in ovsdb.bridges] if ovsdb else []
-        out = []
-        for name, text, bridge in self.port_texts:
+        names = {b.name: {i.ofport: i.name for p in b.ports for i in p.interfaces if i.ofport}
+                 for b in ovsdb.bridges} if ovsdb else {}
+        chosen: dict[str, tuple[int, str, tuple]] = {}
+        for name, text, bridge, protocol in self.port_texts:
             bridge = bridge or _bridge_in_name(name, known)
             if bridge is None:
                 self.warn(name, kinds.DUMP_PORTS, "its file name names no known bridge: not used")
                 continue
-            counters = openflow.parse_dump_ports(bridge, text)
-            out.extend(counters)
-            self.files.append(SavedFile(name, kinds.DUMP_PORTS, f"{len(counters)} ports of {bridge}"))
-        return tuple(out)
+            by_number = names.get(bridge, {})
+            counters = tuple(replace(c, port=by_number.get(int(c.port), c.port)) if c.port.isdigit()
+                             else c for c in openflow.parse_dump_ports(bridge, text))
+            rank = PROTOCOLS.index(protocol) if protocol in PROTOCOLS else len(PROTOCOLS)
+            old = chosen.get(bridge)
+            note = f"{len(counters)} ports of {bridge}"
+            if old is None or rank < old[0]:
+                if old is not None:
+                    self.files = [SavedFile(f.name, None, f"{f.note}; not used: {name} has the "
+                                            "same bridge's counters") if f.name == old[1] else f
+                                  for f in self.files]
+                chosen[bridge] = (rank, name, counters)
+                self.files.append(SavedFile(name, kinds.DUMP_PORTS, note))
+            else:
+                self.files.append(SavedFile(name, None, f"{note}; not used: {old[1]} is read"))
+        return tuple(c for _, (_, _, counters) in sorted(chosen.items()) for c in counters)
 
     def _domains(self) -> tuple[Domain, ...] | None:
         found = [d for d, _ in self.domains.values()]

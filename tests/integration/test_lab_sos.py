@@ -117,3 +117,15 @@ def test_pasted_listings_alone_rebuild_the_bridges_with_port_other_config(shared
     strip = lambda doc: [{**b, "ports": [{k: v for k, v in p.items() if k not in from_libvirt}  # noqa: E731
                                          for p in b["ports"]]} for b in doc["bridges"]]
     assert strip(json.loads(saved.stdout)) == strip(json.loads(live.stdout))
+
+
+def test_the_recorded_port_counters_are_those_of_the_live_ports(shared_lab, sos_dir):
+    """sos's dump-ports names ports by number; they are shown on the same ports."""
+    from collectors.saved.read import read_saved
+    from node.once import collect_once
+    from tui.snapshot import saved_session
+
+    saved = saved_session(read_saved(sos_dir)).refresh().model
+    live = collect_once(shared_lab.endpoints())
+    assert sorted(saved.port_counters) == sorted(live.port_counters)
+    assert len(saved.port_counters) == sum(len(b.ports) for b in live.bridges)
