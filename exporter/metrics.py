@@ -23,8 +23,8 @@ from model.problems import KINDS
 from model.views import NodeModel
 from model.records import Flow
 from node.session import Refresh
+from node.sources import SOURCES
 
-SOURCES = ("ovsdb", "openflow", "libvirt", "netlink")
 # seconds; a steady refresh is ~0.15 s at 50k flows, a cold one ~1.5 s
 REFRESH_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 # every kind the model reports (model/problems.py, and model/ovn.py on an OVN

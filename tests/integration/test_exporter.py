@@ -55,7 +55,8 @@ NO_CAPABILITIES = ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--ambie
 class Exporter:
     """``ovsvlan-tui exporter`` as an operator starts it, stopped by its pid."""
 
-    def __init__(self, lab: labmod.Lab, *, wrapper: tuple[str, ...] = ()) -> None:
+    def __init__(self, lab: labmod.Lab, *, wrapper: tuple[str, ...] = (),
+                 extra: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/metrics"
         self.log = Path(tempfile.mkstemp(prefix="ovsvlan-exporter-", suffix=".log")[1])
@@ -63,7 +64,7 @@ class Exporter:
             self.proc = subprocess.Popen(
                 [*wrapper, sys.executable, "-m", "tui.cli", "exporter",
                  *endpoint_flags(lab.endpoints()),
-                 "--listen", f"127.0.0.1:{self.port}", "--interval", "1"],
+                 "--listen", f"127.0.0.1:{self.port}", "--interval", "1", *extra],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         until(lambda: "serving http://" in self.log.read_text() or self.proc.poll() is not None,
               "the exporter to listen")
@@ -85,7 +86,7 @@ class Exporter:
 
 @pytest.fixture(scope="module")
 def exporter(shared_lab):
-    e = Exporter(shared_lab)
+    e = Exporter(shared_lab, extra=("--top-flows", "5"))
     try:
         yield e
     finally:
@@ -128,6 +129,11 @@ def test_the_translation_counters_rate_follows_a_ping(shared_lab, prometheus):
                 return rate if rate and rate > 0.5 else None
             rate = until(moving, f"{expr} moving")
             assert rate <= 2.0, (expr, rate)
+        # --top-flows 5: the flows the ping moves, five at most, never one per flow
+        top = until(lambda: prometheus.query("rate(ovsvlan_flow_packets_total[10s]) > 0"),
+                    "the busiest flows moving")
+        assert len(prometheus.query("ovsvlan_flow_packets_total")) <= 5
+        assert {m["bridge"] for m, _ in top} <= {"br-int", "br-provider"}
     finally:
         ping.terminate()
         ping.wait()
