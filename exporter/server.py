@@ -132,15 +132,19 @@ class Exporter:
         self._refresher.start()
 
     def refresh_once(self) -> None:
+        """Refresh and build the families; a failure (a bug of ours) is logged,
+        counted in ovsvlan_refresh_failures_total, and the previous refresh served."""
         try:
             refresh = self._backend.refresh()
-        except Exception:  # a bug of ours: say it once in the log, keep serving
+            state = ExporterState(refresh, self.state.times.observe(refresh.took),
+                                  self.state.failures, time.time())
+            built = families(state, top_flows=self.top_flows)
+        except Exception:
             log.exception("refresh failed; serving the previous one")
-            self.state = replace(self.state, failures=self.state.failures + 1)
-        else:
-            self.state = ExporterState(refresh, self.state.times.observe(refresh.took),
-                                       self.state.failures, time.time())
-        self._served.families = families(self.state, top_flows=self.top_flows)
+            state = replace(self.state, failures=self.state.failures + 1)
+            built = families(state, top_flows=self.top_flows)
+        self.state = state
+        self._served.families = built
 
     def _refresh_forever(self) -> None:
         while not self._stop.is_set():
