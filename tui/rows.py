@@ -132,12 +132,23 @@ def vlan_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, dict]]:
             "local": v.key, "provider": provider, "type": v.network_type or "?",
             "physnet": v.physical_network or ("-" if v.tunnel_bridge else "?"),
             "bridge": v.physical_bridge or v.tunnel_bridge or "?",
-            "nic": (way_out or "-") if v.tunnel_bridge else ",".join(v.nics) or "-",
+            "nic": (way_out or "-") if v.tunnel_bridge else nics_text(model, v.nics) or "-",
             "ports": str(len(v.ports)),
             "egress": flow_pps(refresh, v.egress_flow),
             "ingress": flow_pps(refresh, v.ingress_flow),
         }))
     return out
+
+
+def nics_text(model: NodeModel, nics: tuple[str, ...]) -> str:
+    """'eth0', or a bond with its members' link states: 'bond0(eth1 up, eth2 down)'."""
+    out = []
+    for name in nics:
+        pv = model.port(name)
+        members = pv.port.interfaces if pv else ()
+        states = ", ".join(f"{i.name} {i.link_state or '?'}" for i in members)
+        out.append(f"{name}({states})" if len(members) > 1 else name)
+    return ",".join(out)
 
 
 def port_vlan(pv: PortView) -> str:

@@ -26,3 +26,10 @@ def test_agent_ports_say_whose_they_are_in_the_ports_pane():
     owner = {key: cells["owner"] for key, cells in rows.port_rows(model, refresh_of(model))}
     assert (owner["qr-417e232b-dd"], owner["qg-dacc6089-be"], owner["tapfcce898c-ca"],
             owner["vxlan-aca80118"], owner["eth0"]) == ("router", "gateway", "dhcp", "tunnel", "nic")
+
+
+def test_a_bonded_nic_shows_its_members_and_their_link_state_in_the_vlan_map():
+    from tests.unit.test_real_nodes import xianghui_node_with_a_bond
+    model = xianghui_node_with_a_bond()
+    ((_, cells),) = rows.vlan_rows(model, refresh_of(model))
+    assert (cells["bridge"], cells["nic"]) == ("br-eth1", "bond0(eth1 up, eth2 down)")

@@ -318,3 +318,35 @@ def test_a_kernel_datapath_nodes_links_show_their_ovs_system_master():
     assert {n for n, l in links.items() if l.master == "ovs-system"} == {
         "eno1", "eno2", "vxlan_sys_4789"}
     assert (links["ovs-system"].kind, links["vxlan_sys_4789"].kind) == ("openvswitch", "vxlan")
+
+
+# --------------------------------------------------------------------------
+# Bonds (no public Neutron node output with an OVS bond was found: the
+# xianghui node's eth1 is turned into a bond here, a synthetic edit)
+
+
+def xianghui_node_with_a_bond() -> NodeModel:
+    base = xianghui_node()
+    ovsdb = OvsdbSnapshot(base.ovs_version, tuple(base.bridges))
+
+    def bonded(port):
+        if port.name != "eth1":
+            return port
+        (eth1,) = port.interfaces
+        return replace(port, name="bond0", interfaces=(
+            replace(eth1, link_state="up"), replace(eth1, name="eth2", ofport=2, link_state="down")))
+
+    ovsdb = replace(ovsdb, bridges=tuple(replace(b, ports=tuple(bonded(p) for p in b.ports))
+                                         for b in ovsdb.bridges))
+    return joined(ovsdb, flows(br_int="xianghui-icehouse-dump-flows-br-int.txt",
+                               br_eth1="xianghui-icehouse-dump-flows-br-eth1.txt"))
+
+
+def test_a_bond_is_the_physical_bridges_nic_with_its_members_and_their_link_state():
+    model = xianghui_node_with_a_bond()
+    (v,) = model.vlans
+    assert (v.physical_bridge, v.nics) == ("br-eth1", ("bond0",))
+    assert model.port("bond0").owner == "nic"
+    (port,) = [p for b in to_contract(model)["bridges"] for p in b["ports"] if p["name"] == "bond0"]
+    assert port["interfaces"] == [{"name": "eth1", "type": "system", "link_state": "up"},
+                                  {"name": "eth2", "type": "system", "link_state": "down"}]
