@@ -74,7 +74,10 @@ def read_snapshot(path: Path, data: bytes) -> SavedNode:
         if s == "netlink":
             sources.append(SourceState(s, "error", "a snapshot keeps no netlink links: not shown"))
         elif read[s]:
-            sources.append(SourceState(s, "saved", taken))
+            # a snapshot of a saved node keeps the time that node was saved
+            when = saved.get("detail") if saved.get("status") == "saved" and saved.get("detail") \
+                else taken
+            sources.append(SourceState(s, "saved", when))
         else:
             sources.append(SourceState(s, "error", "not read when the snapshot was taken: "
                                        + (saved.get("detail") or "no detail")))

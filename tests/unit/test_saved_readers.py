@@ -293,3 +293,11 @@ def test_ovn_host_plugins_flow_dump_is_read_as_its_bridges_flows(tmp_path):
     shutil.copy(SEED / "ovs-vsctl-show.txt", tmp_path / "sos_commands/openvswitch/ovs-vsctl_-t_5_show")
     saved = read_saved(tmp_path)
     assert len(saved.observation.flows["br-int"].flows) == 40
+
+
+def test_a_snapshot_of_a_sosreport_keeps_when_the_sosreport_was_taken(tmp_path):
+    path = tmp_path / "compute4.json"
+    path.write_text(json.dumps(to_contract(model_of(read_saved(OPENSTACK)))))
+    states = {s.source: s for s in read_saved(path).observation.sources}
+    assert states["ovsdb"].status == "saved"
+    assert states["ovsdb"].detail == "Thu Feb 10 16:19:17 UTC 2022"
