@@ -123,5 +123,6 @@ def _read(path: Path, files) -> SavedNode:
     if appctl:
         asm.skip(f"{appctl} other OVS command outputs (ovs-appctl, dump-groups, ...)",
                  "not shown by this tool")
-    asm.skip(f"{others} other files", "not about OVS, libvirt or links")
+    if others:
+        asm.skip(f"{others} other files", "not about OVS, libvirt or links")
     return asm.node(_taken(date, path.name), path.name)
