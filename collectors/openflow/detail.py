@@ -165,6 +165,8 @@ def _detail_from_ofpflow(flow: Flow) -> FlowDetail:
             detail["set_vlan"] = int(value)
         elif key == "set_field":
             dst = value["dst"]["field"]
+            if dst not in ("vlan_vid", "dl_vlan", "metadata") and not _REG_MATCH.fullmatch(dst):
+                continue  # e.g. set_field:<MAC>->eth_src (OF1.3 mod_dl_src): not a number
             (written,) = value["value"].values()
             number = written.value if hasattr(written, "value") else int(written)
             if dst == "vlan_vid":

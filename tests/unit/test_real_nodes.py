@@ -18,7 +18,7 @@ from collectors.saved.vsctl_show import parse_vsctl_show, with_ofports
 from model.contract import to_contract
 from model.join import NodeModel, build_model
 from model.ports import remote_ip
-from model.records import Observation, OvsdbSnapshot, frozen_map
+from model.records import Flow, Observation, OvsdbSnapshot, frozen_map
 from tests.integration.test_snapshot import CONTRACT, contract_errors
 
 REAL = Path(__file__).parent.parent / "fixtures" / "real"
@@ -350,3 +350,25 @@ def test_a_bond_is_the_physical_bridges_nic_with_its_members_and_their_link_stat
     (port,) = [p for b in to_contract(model)["bridges"] for p in b["ports"] if p["name"] == "bond0"]
     assert port["interfaces"] == [{"name": "eth1", "type": "system", "link_state": "up"},
                                   {"name": "eth2", "type": "system", "link_state": "down"}]
+
+
+# --------------------------------------------------------------------------
+# OpenFlow 1.3 forms
+
+
+def test_of13_set_field_of_a_mac_is_read_by_the_full_parse_not_the_fallback():
+    # OVN's ARP responder flows as ovs-ofctl -O OpenFlow13 printed them (the
+    # author cut the cookie and duration off each line with cut -d',' -f3-)
+    found = []
+    for line in (REAL / "flaviof-ovn-of13-br-int-cut.txt").read_text().splitlines():
+        head, actions = line.strip().split(" actions=")
+        table = int(head.split(",")[0].split("=")[1])
+        match = head.split(", ", 3)[3]  # after table, n_packets, n_bytes
+        priority = int(match.split(",")[0].split("=")[1])
+        match = match.split(",", 1)[1]
+        flow = Flow("br-int", table, priority, 0, match, actions, 0, 0, 0.0)
+        found.append(openflow.flow_detail(flow))
+    assert [d.partial for d in found] == [False] * 5
+    assert [d.loads.get("reg15") for d in found[:3]] == [1, 2, 4]
+    assert [d.resubmits for d in found[:3]] == [(32,)] * 3
+    assert found[0].metadata == 2
