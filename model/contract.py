@@ -7,7 +7,8 @@ On an ML2/OVN chassis (``node.kind`` "ml2/ovn", ``ovn`` the chassis facts:
 system_id, remote, bridge_mappings, encap, egress_tables) the same names hold:
 ``local_vlan`` is null (OVN has no local VLANs); each interface adds
 ``logical_port`` (its iface-id), ``datapath_key`` (the network's datapath, from
-the tap's table-0 flow), ``chassis`` and ``ovn_installed``; each entry of
+the tap's table-0 flow), ``chassis`` (its southbound binding, else this node
+when bound here), ``ovn_installed`` and ``addresses`` (southbound, else []); each entry of
 ``vlans`` is a network (one per datapath) with ``datapath_key``, ``localnet``
 (the localnet port) and ``network_name`` (from the southbound DB, else null),
 its ``egress_flow`` the "logical to physical" flow pushing the provider VLAN
@@ -152,6 +153,7 @@ def to_contract(model: NodeModel) -> dict:
                 "datapath_key": vv.datapath_key,
                 "chassis": vv.chassis,
                 "ovn_installed": vv.ovn_installed,
+                "addresses": list(vv.addresses),
                 "tunnel_bridge": vv.tunnel_bridge,
                 "fixed_ips": list(vv.fixed_ips),
             } for vv in inst.vnics],

@@ -204,12 +204,16 @@ def refine(model: NodeModel, obs: Observation, chassis: OvnChassis,
             if pv is not None and pv.bridge == int_br and pv.interface:
                 dp = vif_dp.get(pv.name)
                 net = by_dp.get(dp[0]) if dp else None
+                installed = pv.interface.external_ids.get("ovn-installed") == "true"
+                binding = sb.ports.get(pv.interface.iface_id or "") if sb else None
                 vv = replace(
                     vv, local_vlan=None,
                     logical_port=pv.interface.iface_id,
                     datapath_key=dp[0] if dp else None,
-                    chassis=chassis.system_id,
-                    ovn_installed=pv.interface.external_ids.get("ovn-installed") == "true",
+                    chassis=binding.chassis if binding else (
+                        chassis.system_id if installed or dp else None),
+                    addresses=binding.mac if binding else (),
+                    ovn_installed=installed,
                     segmentation_id=net.segmentation_id if net else None,
                     network_type=net.network_type if net else None,
                     physical_network=net.physical_network if net else None,

@@ -290,7 +290,9 @@ class OvnSouthbound:
 
     networks: Mapping[int, str]  # datapath tunnel key -> Neutron network name
     ports: Mapping[str, SbPort]  # logical port name -> binding
-    version: str | None = None  # ovn-controller's, from its Chassis row
+    # ovn-northd's release (SB_Global options:northd_internal_version): the
+    # chassis' own where ovn-controller runs the same release, as it usually must
+    version: str | None = None
 
 
 # --------------------------------------------------------------------------

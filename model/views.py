@@ -88,8 +88,9 @@ class VnicView:
     # ML2/OVN (model/ovn.py); None on an ML2/OVS node
     logical_port: str | None = None  # iface-id: the logical switch port (Neutron port)
     datapath_key: int | None = None  # the network's datapath, loaded by the tap's table-0 flow
-    chassis: str | None = None  # this node's system-id, where the port is bound
+    chassis: str | None = None  # where the port is bound (southbound; else this node if bound)
     ovn_installed: bool | None = None  # ovn-controller has put the port's flows in
+    addresses: tuple[str, ...] = ()  # the logical port's "MAC IP..." (southbound only)
     tunnel_bridge: str | None = None  # br-tun when its network is a tunnel network
     fixed_ips: tuple[str, ...] = ()  # from Nova's <nova:ports> metadata (1.1)
 

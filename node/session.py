@@ -127,6 +127,7 @@ class NodeSession:
             for v in reading.vnic_stats})
         obs = Observation(
             port_ages=self._port_ages(reading.ovsdb, now),
+            ovn_sb=reading.ovn_sb,
             hostname=self.hostname,
             ovsdb=reading.ovsdb,
             flows=reading.flows,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping, Protocol
 
-from collectors import netlink, openflow
+from collectors import netlink, openflow, ovn_sb
 from collectors.domains import LibvirtSource, LibvirtUnavailable
 from collectors.endpoints import Endpoints
 from model.records import (
@@ -26,6 +26,7 @@ from model.records import (
     FlowDump,
     Link,
     Observation,
+    OvnSouthbound,
     OvsdbSnapshot,
     PortCounters,
     SourceState,
@@ -35,6 +36,8 @@ from model.records import (
 SOURCES = ("ovsdb", "openflow", "libvirt", "netlink")
 DOMAIN_POLL = 10.0  # seconds between libvirt re-lists when no event arrives
 LINK_POLL = 5.0  # seconds between netlink reads when links_changed() is not called
+SB_POLL = 10.0  # seconds between reads of an OVN chassis' southbound DB (names only)
+SB_SOURCE = "ovn-sb"  # a source only on an OVN chassis (OVSDB names its ovn-remote)
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class Reading:
     # instant, so two readings of them give no rates
     clock: float
     flows_pending: bool = False  # bridges shown before their first flow dump
+    ovn_sb: OvnSouthbound | None = None  # the last good southbound read (OVN chassis only)
 
 
 class Sources(Protocol):
@@ -89,6 +93,8 @@ class LiveSources:
         self._vnic_stats: tuple[VnicStats, ...] = ()
         self._links: tuple[Link, ...] | None = None
         self._links_at: float | None = None  # when links were last read; None: read now
+        self._sb: OvnSouthbound | None = None
+        self._sb_at: float | None = None
 
     # -- pushed in from other threads ------------------------------------
 
@@ -141,6 +147,7 @@ class LiveSources:
         else:
             deltas = self._flow_states(tables, flows)
         self._read_libvirt()
+        self._read_southbound(ovsdb)
         now = time.monotonic()
         if links_due and links is not None:
             self._links = links
@@ -159,6 +166,7 @@ class LiveSources:
             states=states,
             clock=now,
             flows_pending=pending,
+            ovn_sb=self._sb,
         )
 
     def detail_of(self, flow: Flow) -> FlowDetail:
@@ -222,6 +230,22 @@ class LiveSources:
                                        last_ok))
         return deltas
 
+    def _read_southbound(self, ovsdb: OvsdbSnapshot | None) -> None:
+        """Every SB_POLL seconds on a node whose OVSDB names an ovn-remote."""
+        remote = ovsdb.external_ids.get("ovn-remote") if ovsdb else None
+        now = time.monotonic()
+        if not remote or (self._sb_at is not None and now - self._sb_at < SB_POLL):
+            return
+        self._sb_at = now
+        try:
+            self._sb = ovn_sb.read_southbound(remote)
+        except ovn_sb.OvnSbError as e:
+            last = self._states.get(SB_SOURCE)
+            self.set_state(SourceState(SB_SOURCE, "stale" if self._sb else "error", str(e),
+                                       last.last_ok if last else None))
+            return
+        self.set_state(SourceState(SB_SOURCE, "live", "", time.time()))
+
     def _read_libvirt(self) -> None:
         source = self._libvirt
         if source is None:
@@ -282,7 +306,7 @@ class SavedSources:
         return Reading(ovsdb=r.ovsdb, flows=r.flows, deltas=self._deltas,
                        port_counters=r.port_counters, domains=r.domains,
                        vnic_stats=r.vnic_stats, links=r.links, links_read=r.links,
-                       states=self._states, clock=self._clock)
+                       states=self._states, clock=self._clock, ovn_sb=r.ovn_sb)
 
     def detail_of(self, flow: Flow) -> FlowDetail:
         """Parsed once per flow: the saved flows never change."""

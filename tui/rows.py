@@ -129,7 +129,8 @@ def vlan_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, dict]]:
         way_out = ",".join(v.tunnel_ports) + (
             f" ({','.join(v.remote_ips)})" if v.remote_ips else "") if v.tunnel_bridge else None
         out.append((v.key, {
-            "local": v.key, "provider": provider, "type": v.network_type or "?",
+            "local": v.key + (f" {v.network_name}" if v.network_name else ""),
+            "provider": provider, "type": v.network_type or "?",
             "physnet": v.physical_network or ("-" if v.tunnel_bridge else "?"),
             "bridge": v.physical_bridge or v.tunnel_bridge or "?",
             "nic": (way_out or "-") if v.tunnel_bridge else nics_text(model, v.nics) or "-",

@@ -107,6 +107,10 @@ def test_snapshot_json_gives_each_instance_its_chain_to_the_nic(ovn_lab, ping):
     assert nets[VLAN_NET.localnet]["egress_flow"]["actions"].startswith("mod_vlan_vid:100,")
     assert "dl_vlan=100" in nets[VLAN_NET.localnet]["ingress_flow"]["match"]
     assert nets[FLAT_NET.localnet]["network_type"] == "flat"
+    # names the local node does not have, from the southbound DB (read-only)
+    assert {s["source"]: s["status"] for s in doc["sources"]}["ovn-sb"] == "live"
+    assert nets[VLAN_NET.localnet]["network_name"] == VLAN_NET.name
+    assert vm1["addresses"] == [f"{VM1.mac} {VM1.address.split('/')[0]}"]
     # the metadata port is OVN's own, not an orphan; a healthy chassis has no problem
     assert doc["problems"] == []
 

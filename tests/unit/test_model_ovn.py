@@ -14,14 +14,17 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from collectors import domains, openflow
+from collectors.ovn_sb import OvnSbError, parse_southbound, read_southbound, sbctl_args
 from collectors.saved.vsctl_list import parse_value, parse_vsctl_list
 from collectors.saved.vsctl_show import parse_vsctl_show, with_ofports
 from lab.node import VMS, node_xml
 from model import ovn
 from model.contract import to_contract
 from model.join import NodeModel, build_model
-from model.records import FlowDump, Observation, OvsdbSnapshot, frozen_map
+from model.records import FlowDump, Observation, OvsdbSnapshot, SbPort, frozen_map
 
 OVN = Path(__file__).parent.parent / "fixtures" / "ovn"
 VLAN_LOCALNET = "provnet-5e1c0a2d-7b39-4e68-9d0f-1a2b3c4d5e6f"
@@ -243,3 +246,75 @@ def test_ovn_table_names_follow_the_release():
     assert ovn.table_name(39, "23.03.1") == "check loopback"
     assert ovn.table_name(39, "24.03.2") == "remote output"
     assert ovn.table_name(39) == ""  # moved between releases: no guess
+
+
+# --------------------------------------------------------------------------
+# southbound names (optional)
+
+
+def lab_southbound():
+    return parse_southbound((OVN / "lab-ovn-sbctl-list-json.txt").read_text())
+
+
+def test_the_southbound_read_asks_only_list_commands_of_any_cluster_member():
+    args = sbctl_args("tcp:192.0.2.1:6642,tcp:192.0.2.2:6642", 5)
+    assert args[0] == "ovn-sbctl" and "--no-leader-only" in args
+    verbs = [args[n + 1] for n, a in enumerate(args) if a.startswith("--columns=")]
+    assert verbs == ["list"] * 4
+
+
+def test_an_ssl_southbound_is_not_read_and_says_why():
+    with pytest.raises(OvnSbError, match="certificates"):
+        read_southbound("ssl:192.0.2.1:6642")
+
+
+def test_southbound_names_the_networks_ports_and_chassis():
+    sb = lab_southbound()
+    assert sb.networks == {1: "provider-100", 2: "public-flat"}
+    assert sb.version == "23.03.1"
+    vm1 = sb.ports[INSTANCE01.port_id]
+    assert (vm1.type, vm1.datapath_key, vm1.chassis) == ("", 1, "ovsvlan-lab-chassis")
+    assert sb.ports[VLAN_LOCALNET].tag == 100 and sb.ports[FLAT_LOCALNET].tag is None
+
+
+def test_with_the_southbound_the_chain_carries_neutron_names_and_addresses():
+    model = lab_model(ovn_sb=lab_southbound())
+    vv = vnic_of(model, INSTANCE01.tap)
+    assert vv.addresses == ("fa:16:3e:bc:78:a8 192.168.100.30",)
+    assert model.vlan("dp1").network_name == "provider-100"
+    assert model.problems == ()
+    assert ovn.table_name_of(model, 39) == "check loopback"  # 23.03's numbering
+
+
+def _with_sb_port(sb, port):
+    return replace(sb, ports=frozen_map({**sb.ports, port.logical_port: port}))
+
+
+def test_a_localnet_port_of_a_network_in_use_without_its_patch_is_reported():
+    sb = _with_sb_port(lab_southbound(), SbPort("provnet-extra", "localnet", 1, 9, None,
+                                                network_name="provider", tag=200))
+    problems = lab_model(ovn_sb=sb).problems
+    assert [(p.kind, p.subject) for p in problems] == [("missing-localnet-patch", "provnet-extra")]
+
+
+def test_a_localnet_port_whose_physnet_is_not_mapped_is_a_missing_bridge_mapping():
+    sb = _with_sb_port(lab_southbound(), SbPort("provnet-dc", "localnet", 2, 9, None,
+                                                network_name="datacentre"))
+    problems = lab_model(ovn_sb=sb).problems
+    assert [(p.kind, p.subject) for p in problems] == [("missing-bridge-mapping", "datacentre")]
+
+
+def test_a_port_plugged_during_the_session_is_aged_from_when_it_appeared():
+    """Those there at the first read have no age (an old unbound port shows at once)."""
+    from node.session import NodeSession
+
+    session = NodeSession.__new__(NodeSession)
+    session._known_ifaces, session._appeared = None, {}
+    snap = lab_ovsdb()
+    assert session._port_ages(snap, 100.0) == {}
+    bridges = tuple(replace(b, ports=b.ports + (replace(b.ports[0], name="tapnew", interfaces=(
+        replace(b.ports[0].interface, name="tapnew"),)),)) if b.name == "br-int" else b
+        for b in snap.bridges)
+    assert session._port_ages(replace(snap, bridges=bridges), 103.0) == {"tapnew": 0.0}
+    assert session._port_ages(replace(snap, bridges=bridges), 110.5) == {"tapnew": 7.5}
+    assert session._port_ages(snap, 111.0) == {}
