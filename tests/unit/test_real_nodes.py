@@ -91,6 +91,25 @@ def xianghui_node() -> NodeModel:
                                br_eth1="xianghui-icehouse-dump-flows-br-eth1.txt"))
 
 
+STUDY = "study-notes-vxlan-compute-"
+INSTANCE02_UUID = "2337b0eb-372c-43b8-923e-90a89337d211"  # its `openstack server create`
+
+
+def study_notes_node() -> NodeModel:
+    """The seed's author's compute node with a VXLAN instance (OVS 3.3.1)."""
+    iface = (REAL / f"{STUDY}virsh-dumpxml-interface.xml").read_text()
+    dom = domains.parse_domain_xml(
+        f"<domain type='kvm' id='1'><name>instance-00000006</name><uuid>{INSTANCE02_UUID}</uuid>"
+        f"<devices>{iface}</devices></domain>", state="running", id=1)  # `virsh list`: 1, 実行中
+    obs = Observation(
+        hostname="compute", ovsdb=show(f"{STUDY}ovs-vsctl-show.txt"),
+        flows={b: openflow.parse_dump(b, (REAL / f"{STUDY}dump-flows-{b}.txt").read_text(), 0.0)
+               for b in ("br-provider", "br-mgmt", "br-int", "br-tun")},
+        domains=(dom,),
+        links=netlink.parse_ip_link_detail((REAL / f"{STUDY}ip-d-link-show.txt").read_text()))
+    return build_model(obs, openflow.flow_detail)
+
+
 def nova_domain(name: str) -> domains.Domain:
     return domains.parse_domain_xml((REAL / name).read_text(), state="running", id=1)
 
@@ -106,6 +125,9 @@ NODES = {
     "yeasy network node (OVS 2.0.2)": (yeasy_network_node, []),
     "xianghui Icehouse node (OVS 1.10.0)": (xianghui_node,
                                            [("duplicate-vlan-translation", "vlan 1")]),
+    # two taps left behind by instances gone from this node: OVS says so
+    "study-notes VXLAN compute node (OVS 3.3.1)": (study_notes_node, [
+        ("interface-error", "tap0ab9a23c-99"), ("interface-error", "tap635485ff-6c")]),
 }
 
 
@@ -218,6 +240,33 @@ def test_a_vxlan_vlan_shows_its_vni_tunnel_ports_remote_ip_and_flows_with_counte
     vlan = next(x for x in to_contract(yeasy_compute_node())["vlans"] if x["local_vlan"] == 1)
     assert (vlan["tunnel_ports"], vlan["remote_ips"], vlan["network_type"]) == (
         ["vxlan-0a00644d"], ["10.0.100.77"], "vxlan")
+
+
+def test_a_vxlan_instance_on_a_kernel_datapath_node_with_vlan_and_flat_networks_beside_it():
+    model = study_notes_node()
+    by_local = {v.local_vlan: (v.network_type, v.segmentation_id, v.physical_bridge, v.nics,
+                               v.tunnel_bridge, v.tunnel_ports, v.remote_ips)
+                for v in model.vlans}
+    # br-mgmt is a second physical bridge with no translation: it claims nothing
+    assert by_local == {
+        1: ("vlan", 100, "br-provider", ("eth2",), None, (), ()),
+        2: ("flat", None, "br-provider", ("eth2",), None, (), ()),
+        3: ("vxlan", 0xEF, None, (), "br-tun", ("vxlan-ac10000b",), ("172.16.0.11",)),
+    }
+    v3 = model.vlan(3)
+    # names quoted, load:->NXM_NX_TUN_ID[] (the author: "tag 3 -> VNI 239 (0xef)")
+    assert (v3.egress_flow.table, v3.egress_flow.n_packets) == (22, 17)
+    assert (v3.ingress_flow.table, v3.ingress_flow.n_packets) == (4, 68)
+    (inst,) = model.instances
+    (vv,) = inst.vnics
+    assert (vv.vnic.type, vv.port.owner, vv.local_vlan, vv.network_type, vv.segmentation_id,
+            vv.tunnel_bridge) == ("ethernet", "instance", 3, "vxlan", 239, "br-tun")
+    # the kernel datapath: bridges of datapath_type system, the tap enslaved to ovs-system
+    assert {b.datapath_type for b in model.bridges} == {"system"}
+    assert vv.link.master == "ovs-system"
+    # translation into VLAN 1 goes on to table 58 (packet rate limit), not 60
+    assert model.vlan(1).ingress_flow.actions == "mod_vlan_vid:1,resubmit(,58)"
+    assert all(not openflow.flow_detail(f).partial for f in model.all_flows())
 
 
 def test_tunnel_outputs_by_unknown_number_are_shown_as_printed_and_no_ip_is_guessed():
