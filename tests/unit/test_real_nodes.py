@@ -110,6 +110,14 @@ def study_notes_node() -> NodeModel:
     return build_model(obs, openflow.flow_detail)
 
 
+def study_notes_router_node() -> NodeModel:
+    """The same author's controller with a router, three DHCP ports and br-tun."""
+    pre = "study-notes-router-node-"
+    return joined(show(f"{pre}ovs-vsctl-show.txt"), {
+        b: openflow.parse_dump(b, (REAL / f"{pre}dump-flows-{b}.txt").read_text(), 0.0)
+        for b in ("br-provider", "br-mgmt", "br-int", "br-tun")})
+
+
 def nova_domain(name: str) -> domains.Domain:
     return domains.parse_domain_xml((REAL / name).read_text(), state="running", id=1)
 
@@ -128,6 +136,7 @@ NODES = {
     # two taps left behind by instances gone from this node: OVS says so
     "study-notes VXLAN compute node (OVS 3.3.1)": (study_notes_node, [
         ("interface-error", "tap0ab9a23c-99"), ("interface-error", "tap635485ff-6c")]),
+    "study-notes router node (OVS 3.3.1)": (study_notes_router_node, []),
 }
 
 
@@ -201,6 +210,16 @@ def test_agent_ports_with_a_neutron_port_id_are_never_orphans():
         for b in ovsdb.bridges))
     assert [(p.kind, p.subject) for p in joined(ovsdb).problems] == [
         ("orphan-port", "tapfcce898c-ca")]
+
+
+def test_a_router_and_dhcp_node_serves_a_vxlan_a_vlan_and_a_flat_network():
+    model = study_notes_router_node()
+    served = {v.local_vlan: (v.network_type, v.segmentation_id, v.physical_bridge or v.tunnel_bridge,
+                             sorted(owners(model)[p] for p in v.ports)) for v in model.vlans}
+    assert served == {1: ("vlan", 100, "br-provider", ["dhcp"]),
+                      2: ("vxlan", 0xEF, "br-tun", ["dhcp", "router"]),
+                      3: ("flat", None, "br-provider", ["dhcp", "gateway"])}
+    assert model.vlan(2).remote_ips == ("172.16.0.31",)
 
 
 def test_the_vlans_of_a_network_node_say_which_agent_ports_serve_them():
