@@ -33,7 +33,9 @@ from tui.navigation import (
     OpenFlowOwner,
     OpenFlows,
     OpenInstance,
+    OpenPath,
     OpenPort,
+    OpenTrace,
     OpenSubject,
     OpenVlan,
     WantFeed,
@@ -44,8 +46,10 @@ from tui.screens.flows import FlowsScreen
 from tui.screens.help import HelpScreen, own_bindings, sections
 from tui.screens.instance import InstanceScreen
 from tui.screens.overview import OverviewScreen
+from tui.screens.path import PathScreen
 from tui.screens.port import PortScreen
 from tui.screens.problems import ProblemsScreen
+from tui.screens.trace import TraceScreen
 from tui.screens.vlan import VlanScreen
 from widgets.virtual_table import OPEN_ROW
 
@@ -83,7 +87,7 @@ class JumpProvider(Provider):
 
 # The node screens, in the order the help lists their keys.
 HELP_SCREENS = (OverviewScreen, InstanceScreen, PortScreen, VlanScreen, FlowsScreen,
-                FlowDetailScreen, ProblemsScreen)
+                FlowDetailScreen, ProblemsScreen, PathScreen, TraceScreen)
 
 
 class OvsVlanApp(App):
@@ -255,6 +259,14 @@ class OvsVlanApp(App):
     @on(OpenPort)
     def _open_port(self, message: OpenPort) -> None:
         self.push_screen(PortScreen(message.name))
+
+    @on(OpenPath)
+    def _open_path(self, message: OpenPath) -> None:
+        self.push_screen(PathScreen(message.port))
+
+    @on(OpenTrace)
+    def _open_trace(self, message: OpenTrace) -> None:
+        self.push_screen(TraceScreen(message.port))
 
     @on(OpenVlan)
     def _open_vlan(self, message: OpenVlan) -> None:

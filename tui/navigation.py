@@ -82,3 +82,22 @@ class OpenSubject(Message):
     """What a problem concerns: a VLAN ("vlan 2"), a port or tap, or a vNIC."""
 
     subject: str
+
+
+@message
+class OpenPath(Message):
+    """The path picture of the vNIC on this port (or tap)."""
+
+    port: str
+
+
+@message
+class OpenTrace(Message):
+    """A packet trace from the vNIC on this port (or tap)."""
+
+    port: str
+
+
+@message
+class OpenDrops(Message):
+    """Everything dropping now."""

@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Static
 from model.scopes import Scope
 from node.session import Refresh
 from tui import rows
-from tui.navigation import OpenFlows, OpenPort
+from tui.navigation import OpenFlows, OpenPath, OpenPort, OpenTrace
 from tui.screens.base import NodeScreen
 from widgets.keyed_table import KeyedTable
 
@@ -18,6 +18,9 @@ from widgets.keyed_table import KeyedTable
 class InstanceScreen(NodeScreen):
     BINDINGS = [
         Binding("f", "flows", "flows of instance", tooltip="flows of all its ports"),
+        Binding("P", "path", "path of vNIC",
+                tooltip="the vNIC under the cursor: its hops, live counters, where packets stop"),
+        Binding("t", "trace", "trace from vNIC", tooltip="ofproto/trace a packet from the vNIC"),
     ]
     help_title = "instance"
     DEFAULT_CSS = """
@@ -72,3 +75,23 @@ class InstanceScreen(NodeScreen):
 
     def action_flows(self) -> None:
         self.post_message(OpenFlows(Scope("instance", self.uuid)))
+
+    def _vnic_port(self) -> str | None:
+        """The OVS port of the vNIC under the cursor (or the only one)."""
+        inst = self.shown.model.instance(self.uuid) if self.shown else None
+        key = self.query_one("#vnics", KeyedTable).cursor_key
+        for vv in inst.vnics if inst else ():
+            if vv.port is not None and (key is None or (vv.vnic.target or vv.vnic.mac) == key):
+                return vv.port.name
+        self.notify("this vNIC is on no OVS bridge", severity="warning")
+        return None
+
+    def action_path(self) -> None:
+        port = self._vnic_port()
+        if port:
+            self.post_message(OpenPath(port))
+
+    def action_trace(self) -> None:
+        port = self._vnic_port()
+        if port:
+            self.post_message(OpenTrace(port))

@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Static
 from model.scopes import Scope
 from node.session import Refresh
 from tui import rows
-from tui.navigation import OpenFlows, OpenInstance, OpenPort, OpenVlan
+from tui.navigation import OpenFlows, OpenInstance, OpenPath, OpenPort, OpenVlan
 from tui.screens.base import NodeScreen
 from widgets.keyed_table import KeyedTable
 from widgets.status import source_text
@@ -43,6 +43,8 @@ class OverviewScreen(NodeScreen):
         Binding("escape", "back", show=False),  # the first screen: nowhere to go back to
         Binding("tab", "app.focus_next", "next pane", show=False),
         Binding("f", "flows", "all flows"),
+        Binding("P", "path", "path of vNIC",
+                tooltip="the selected instance's vNIC: its hops, live counters, where packets stop"),
     ]
 
     DEFAULT_CSS = """
@@ -103,3 +105,15 @@ class OverviewScreen(NodeScreen):
 
     def action_flows(self) -> None:
         self.post_message(OpenFlows(Scope("all")))
+
+    def action_path(self) -> None:
+        """The path of the instance row's vNIC, or of the port row's."""
+        key = self.query_one("#instances", KeyedTable).cursor_key
+        model = self.shown.model if self.shown else None
+        if key and model:
+            uuid, _, n = key.partition("/")
+            inst = model.instance(uuid)
+            if inst and n.isdigit() and int(n) < len(inst.vnics) and inst.vnics[int(n)].port:
+                self.post_message(OpenPath(inst.vnics[int(n)].port.name))
+                return
+        self.notify("pick an instance whose vNIC is on OVS", severity="warning")

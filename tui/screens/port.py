@@ -12,7 +12,7 @@ from textual.widgets import Static
 from model.join import PortView
 from model.scopes import Scope
 from node.session import Refresh
-from tui.navigation import OpenFlows, OpenInstance, OpenVlan
+from tui.navigation import OpenFlows, OpenInstance, OpenPath, OpenTrace, OpenVlan
 from tui.screens.base import NodeScreen
 from widgets.counters import CounterPanel
 
@@ -41,6 +41,8 @@ class PortScreen(NodeScreen):
         Binding("v", "vlan", "its VLAN"),
         Binding("i", "instance", "its instance"),
         Binding("b", "bridge", "bridge flows", tooltip="its bridge's flows"),
+        Binding("P", "path", "path", tooltip="its hops, live counters, where packets stop"),
+        Binding("t", "trace", "trace", tooltip="ofproto/trace a packet from this vNIC"),
     ]
     help_title = "port"
     # Panels take the height of their content (rows of an auto-height grid
@@ -199,4 +201,8 @@ class PortScreen(NodeScreen):
         else:
             self.notify("no instance owns this port", severity="warning")
 
+    def action_path(self) -> None:
+        self.post_message(OpenPath(self.port_name))
 
+    def action_trace(self) -> None:
+        self.post_message(OpenTrace(self.port_name))

@@ -1,0 +1,300 @@
+"""The hops a vNIC's packets cross, each with the counter that hop really has.
+
+vNIC (libvirt) -> tap (netlink) -> br-int port (dump-ports) -> firewall
+(its table-60 flows) -> patch port (dump-ports) -> physical bridge's VLAN
+translation (the translation flows, and the priority-2 drops beside them)
+-> NIC (dump-ports) -> wire. ``path_of`` says which counters each hop has;
+``measure`` turns two readings of them into rates both ways and finds the
+first hop where packets stop. Two readings a few seconds apart, not one
+refresh's 1 s window: at 1 pps a second may hold no packet, and a hop
+marked dead that is not is the worst thing this tool can say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from model.join import NodeModel, PortView, port_refers
+from model.records import Flow
+from model.trace import vnic_ip
+
+# A counter: ("flow", FlowKey) | ("port", bridge, port, "rx"|"tx") |
+# ("link", ifname, "rx"|"tx") | ("vnic", tap, "rx"|"tx")
+CounterId = tuple
+FIREWALL_TABLES = frozenset({71, 72, 73, 81, 82, 91, 92, 93, 94})
+MIN_PACKETS = 2  # what "moving" takes over the window: one packet can be timing
+
+
+@dataclass(frozen=True, slots=True)
+class HopSpec:
+    key: str  # "vnic", "tap", "port", "firewall", "patch", "translation", "nic", "wire"
+    label: str
+    detail: str
+    source: str  # where its counters come from, in words
+    out_ids: tuple[CounterId, ...] = ()  # toward the wire
+    in_ids: tuple[CounterId, ...] = ()  # toward the vNIC
+    missing_out: str = ""  # the counter that should be there and is not (e.g. no flow)
+    missing_in: str = ""
+    drop_flows: tuple[Flow, ...] = ()
+    opens: tuple = ()  # ("port", name) | ("vlan", n) | ("instance", uuid) | ("flows", kind, value)
+    # its counters also count other vNICs' and VLANs' packets (patch ports, NICs):
+    # a shared hop that moves says nothing about this vNIC's packets
+    shared: bool = False
+    # its source is read less often than the flows (netlink every few seconds):
+    # its counters moving count, a still one may just not be re-read yet
+    lags: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    hop: int  # index into hops
+    direction: str  # "out" (toward the wire) or "in" (toward the vNIC)
+    evidence: str
+    flow: Flow | None = None  # the drop flow that shows it, when one does
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    spec: HopSpec
+    out_pps: float | None
+    in_pps: float | None
+    drops: tuple[tuple[Flow, float], ...]  # drop flows moving now, with pps
+
+
+@dataclass(frozen=True, slots=True)
+class PacketPath:
+    title: str
+    hops: tuple[Hop, ...]
+    stops: tuple[Stop, ...]
+    seconds: float  # the window the rates are over (0: one reading, no rates)
+
+    def stop_at(self, index: int) -> tuple[Stop, ...]:
+        return tuple(s for s in self.stops if s.hop == index)
+
+
+def _drop_flow(f: Flow) -> bool:
+    return f.actions in ("drop", "")
+
+
+def _flows(model: NodeModel, bridge: str | None) -> tuple[Flow, ...]:
+    dump = model.flows.get(bridge) if bridge else None
+    return dump.flows if dump else ()
+
+
+def _port_ids(pv: PortView, out: str, inn: str) -> tuple[tuple, tuple]:
+    name = "LOCAL" if pv.name == pv.bridge else pv.name
+    return ((("port", pv.bridge, name, out),), (("port", pv.bridge, name, inn),))
+
+
+def path_of(model: NodeModel, port: str) -> tuple[str, tuple[HopSpec, ...]]:
+    """(title, hops) of the vNIC on ``port`` (an OVS port or the tap behind it)."""
+    pv = model.port(port) or next((p for p in model.ports if p.tap == port), None)
+    if pv is None:
+        return f"{port} is not on this node", ()
+    inst = model.instance(pv.domain_uuid) if pv.domain_uuid else None
+    tap = pv.tap or pv.name
+    mac = (pv.vnic_mac or (pv.interface.attached_mac if pv.interface else "") or "").lower()
+    ip = vnic_ip(model, pv)
+    hops: list[HopSpec] = []
+    name = (inst.domain.nova_name or inst.domain.name) if inst else "no instance"
+    hops.append(HopSpec(
+        "vnic", name, ", ".join(x for x in (ip, mac) if x) or "-", "libvirt",
+        (("vnic", tap, "tx"),), (("vnic", tap, "rx"),),
+        opens=("instance", inst.domain.uuid) if inst else ()))
+    hops.append(HopSpec("tap", tap, "the tap", "netlink", (("link", tap, "rx"),),
+                        (("link", tap, "tx"),), opens=("port", pv.name), lags=True))
+    out_ids, in_ids = _port_ids(pv, "rx", "tx")
+    tag = pv.port.tag
+    hops.append(HopSpec("port", f"{pv.bridge} port {pv.ofport}",
+                        f"VLAN {tag}" if tag is not None else "untagged", "dump-ports",
+                        out_ids, in_ids, opens=("port", pv.name)))
+    int_flows = _flows(model, pv.bridge)
+    fw_out = [f for f in int_flows if f.table == 60 and port_refers(_in_port(f), pv)]
+    fw_in = [f for f in int_flows if f.table == 60 and mac and f"dl_dst={mac}" in f.match]
+    if fw_out or fw_in:
+        reg = f"reg5={pv.ofport:#x}" if pv.ofport is not None else "?"
+        drops = tuple(f for f in int_flows if f.table in FIREWALL_TABLES and _drop_flow(f)
+                      and (reg in f.match or "reg5=" not in f.match))
+        hops.append(HopSpec("firewall", "firewall", "security groups",
+                            "table-60 flows", tuple(("flow", f.key) for f in fw_out),
+                            tuple(("flow", f.key) for f in fw_in), drop_flows=drops,
+                            opens=("flows", "port", pv.name)))
+    vlan = model.vlan(tag) if tag is not None else None
+    phy = vlan.physical_bridge if vlan else None
+    int_patch = next((p for p in model.ports if p.bridge == pv.bridge and p.peer_bridge == phy
+                      and p.type == "patch"), None) if phy else None
+    if int_patch is not None:
+        o, i = _port_ids(int_patch, "tx", "rx")
+        peer = int_patch.interface.peer if int_patch.interface else "?"
+        hops.append(HopSpec("patch", f"{int_patch.name} = {peer}", "patch ports",
+                            "dump-ports", o, i, opens=("port", int_patch.name), shared=True))
+    if vlan is not None and phy is not None:
+        provider = ("flat (untagged)" if vlan.network_type == "flat"
+                    else f"VLAN {vlan.segmentation_id}")
+        phy_patch = model.port(int_patch.interface.peer) if int_patch and int_patch.interface else None
+        drops = tuple(f for f in _flows(model, phy) if _drop_flow(f) and f.priority == 2
+                      and phy_patch and port_refers(_in_port(f), phy_patch))
+        drops += tuple(f for f in int_flows if _drop_flow(f) and f.priority == 2 and f.table == 0
+                       and int_patch and port_refers(_in_port(f), int_patch))
+        e, g = vlan.egress_flow, vlan.ingress_flow
+        hops.append(HopSpec(
+            "translation", f"{phy}, VLAN {tag} -> {provider}", "translation",
+            "flows", (("flow", e.key),) if e else (),
+            (("flow", g.key),) if g else (),
+            missing_out="" if e else f"no flow on {phy} turns local VLAN {tag} into {provider}",
+            missing_in="" if g else f"no flow on {pv.bridge} turns {provider} into VLAN {tag}",
+            drop_flows=drops, opens=("vlan", tag)))
+        for nic_name in vlan.nics:
+            nic = model.port(nic_name)
+            if nic is None:
+                continue
+            o, i = _port_ids(nic, "tx", "rx")
+            members = [x.name for x in nic.port.interfaces]
+            detail = (f"bond of {', '.join(members)}" if len(members) > 1 else "physical NIC")
+            hops.append(HopSpec("nic", nic.name, detail, "dump-ports", o, i,
+                                opens=("port", nic.name), shared=True))
+        hops.append(HopSpec("wire", "wire", provider, "", ()))
+    return f"path of {name}'s vNIC {mac or '?'} ({tap})", tuple(hops)
+
+
+def _in_port(f: Flow) -> str | None:
+    """The in_port of a flow's match, read from its text (no full parse)."""
+    start = f.match.find("in_port=")
+    if start < 0:
+        return None
+    rest = f.match[start + 8:]
+    if rest.startswith('"'):
+        end = rest.find('"', 1)
+        return rest[: end + 1] if end > 0 else rest
+    return rest.split(",", 1)[0]
+
+
+def counter_ids(hops: tuple[HopSpec, ...]) -> set[CounterId]:
+    ids: set[CounterId] = set()
+    for h in hops:
+        ids.update(h.out_ids, h.in_ids)
+        ids.update(("flow", f.key) for f in h.drop_flows)
+    return ids
+
+
+def read(model: NodeModel, ids: set[CounterId]) -> dict[CounterId, int]:
+    """The packet counts of ``ids`` in one model (a counter it lacks is left out)."""
+    out: dict[CounterId, int] = {}
+    bridges = {i[1][0] for i in ids if i[0] == "flow"}
+    for b in bridges:
+        for f in _flows(model, b):
+            cid = ("flow", f.key)
+            if cid in ids:
+                out[cid] = f.n_packets
+    for cid in ids:
+        kind = cid[0]
+        if kind == "port":
+            c = model.port_counters.get((cid[1], cid[2]))
+            value = (c.rx_packets if cid[3] == "rx" else c.tx_packets) if c else None
+        elif kind == "link":
+            pv = model.port(cid[1])
+            link = pv.link if pv else None
+            if link is None:
+                link = next((v.link for i in model.instances for v in i.vnics
+                             if v.vnic.target == cid[1] and v.link), None)
+            value = (link.rx_packets if cid[2] == "rx" else link.tx_packets) if link else None
+        elif kind == "vnic":
+            s = model.vnic_stats.get(cid[1])
+            value = (s.rx_packets if cid[2] == "rx" else s.tx_packets) if s else None
+        else:
+            continue
+        if value is not None:
+            out[cid] = value
+    return out
+
+
+def _rate(ids, then: Mapping, now: Mapping, seconds: float) -> float | None:
+    if not ids or seconds <= 0 or any(i not in now or i not in then for i in ids):
+        return None
+    return sum(max(now[i] - then[i], 0) for i in ids) / seconds
+
+
+def measure(title: str, specs: tuple[HopSpec, ...], then: Mapping, now: Mapping,
+            seconds: float) -> PacketPath:
+    """Rates over the window between two readings, and where packets stop."""
+    hops = []
+    for s in specs:
+        out_pps = _rate(s.out_ids, then, now, seconds)
+        in_pps = _rate(s.in_ids, then, now, seconds)
+        if seconds > 0 and s.missing_out:
+            out_pps = 0.0
+        if seconds > 0 and s.missing_in:
+            in_pps = 0.0
+        drops = []
+        for f in s.drop_flows:
+            r = _rate((("flow", f.key),), then, now, seconds)
+            if r and r * seconds >= MIN_PACKETS:
+                drops.append((f, r))
+        drops.sort(key=lambda d: -d[1])
+        hops.append(Hop(s, out_pps, in_pps, tuple(drops)))
+    stops = []
+    if seconds > 0:
+        out_stop = _first_stop(hops, range(len(hops)), "out", seconds, upstream=None)
+        if out_stop:
+            stops.append(out_stop)
+        # going in, the wire has no counter: this network's packets leaving
+        # (its egress translation) stand for the conversation's other half
+        left = next((h.out_pps for h in hops if h.spec.key == "translation"), None)
+        in_stop = _first_stop(hops, range(len(hops) - 1, -1, -1), "in", seconds,
+                              upstream=left)
+        if in_stop:
+            stops.append(in_stop)
+    return PacketPath(title, tuple(hops), tuple(stops), seconds)
+
+
+def _first_stop(hops: list[Hop], order, direction: str, seconds: float,
+                upstream: float | None) -> Stop | None:
+    """The first hop with no packets after one of this vNIC's own that has them.
+
+    Moving means MIN_PACKETS over the window. Only hops that count this
+    vNIC's (or its network's) packets alone can say packets are moving: a
+    shared hop (patch port, NIC) at zero is a stop, moving it proves nothing.
+    """
+    moving_label = None
+    if upstream is not None and upstream * seconds >= MIN_PACKETS:
+        moving_label = "its egress translation"
+    prev: int | None = None
+    for i in order:
+        h = hops[i]
+        rate = h.out_pps if direction == "out" else h.in_pps
+        if rate is None or h.spec.key == "vnic":
+            # libvirt reads the tap's own counters on a real node (nothing the
+            # tap hop does not say) and makes them up in its test driver
+            continue
+        if rate * seconds >= MIN_PACKETS:
+            if not h.spec.shared:
+                moving_label, prev = h.spec.label, i
+            continue
+        if moving_label is None or h.spec.lags:
+            continue  # nothing of this vNIC moves before this hop (idle), or not re-read yet
+        where = i
+        drops = h.drops or (hops[prev].drops if prev is not None else ())
+        if not h.drops and prev is not None and hops[prev].drops:
+            where = prev
+        missing = h.spec.missing_out if direction == "out" else h.spec.missing_in
+        if drops:
+            f, r = drops[0]
+            evidence = (f"dropped by {f.bridge} table {f.table} priority {f.priority} "
+                        f"{f.match or '(any)'} actions=drop at {r:.1f}/s")
+            return Stop(where, direction, evidence, f)
+        if missing:
+            return Stop(where, direction, missing)
+        if h.spec.key == "nic" and direction == "in":
+            return Stop(where, direction, f"{moving_label}; nothing comes back from the "
+                                          f"wire on {h.spec.label} ({h.spec.source} rx 0/s)")
+        return Stop(where, direction, f"{moving_label} moves, {h.spec.label} does not "
+                                      f"({h.spec.source}: 0/s)")
+    return None
+
+
+def path_between(then: NodeModel, now: NodeModel, port: str, seconds: float) -> PacketPath:
+    """The path of ``port`` from two models read ``seconds`` apart (``snapshot --rates``)."""
+    title, specs = path_of(now, port)
+    ids = counter_ids(specs)
+    return measure(title, specs, read(then, ids), read(now, ids), seconds)

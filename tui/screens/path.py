@@ -1,0 +1,104 @@
+"""A vNIC's path as a picture, its counters moving, and where packets stop.
+
+Rates are taken over the last few refreshes (``WINDOW`` seconds), not one:
+a hop is only marked when packets stopped there over the whole window.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from model import path as pathmod
+from model.scopes import Scope
+from node.session import Refresh
+from tui.navigation import OpenFlowDetail, OpenFlows, OpenInstance, OpenPort, OpenTrace, OpenVlan
+from tui.screens.base import NodeScreen
+from widgets.path import render_path
+
+WINDOW = 5.0  # seconds the rates and the stop are judged over
+
+
+class PathScreen(NodeScreen):
+    BINDINGS = [
+        Binding("up", "move(-1)", "previous hop", show=False),
+        Binding("down", "move(1)", "next hop", show=False),
+        Binding("left", "move(-1)", "previous hop", show=False),
+        Binding("right", "move(1)", "next hop", show=False),
+        Binding("enter", "open", "open hop",
+                tooltip="the selected hop (arrows pick it): its drop flow when packets stop "
+                        "there, else its port, VLAN, instance or flows"),
+        Binding("t", "trace", "trace", tooltip="ofproto/trace a packet from this vNIC"),
+    ]
+    help_title = "path"
+    DEFAULT_CSS = """
+    PathScreen #scroll { height: 1fr; }
+    PathScreen #picture { height: auto; padding: 0 1; }
+    """
+
+    def __init__(self, port: str) -> None:
+        super().__init__()
+        self.port_name = port
+        self.crumb = f"path {port}"
+        self.selected = 0
+        self.path: pathmod.PacketPath | None = None
+        self._readings: deque[tuple[float, dict]] = deque(maxlen=64)
+        self._refresh: Refresh | None = None
+
+    def body(self) -> ComposeResult:
+        with VerticalScroll(id="scroll"):
+            yield Static(id="picture")
+
+    def show(self, refresh: Refresh) -> None:
+        self._refresh = refresh
+        model = refresh.model
+        title, specs = pathmod.path_of(model, self.port_name)
+        now = pathmod.read(model, pathmod.counter_ids(specs))
+        self._readings.append((refresh.clock, now))
+        while len(self._readings) > 2 and refresh.clock - self._readings[1][0] >= WINDOW:
+            self._readings.popleft()
+        then_clock, then = self._readings[0]
+        self.path = pathmod.measure(title, specs, then, now, refresh.clock - then_clock)
+        self._draw()
+
+    def _draw(self) -> None:
+        if self.path is None:
+            return
+        self.selected = min(self.selected, max(len(self.path.hops) - 1, 0))
+        self.query_one("#picture", Static).update(
+            render_path(self.path, self.size.width or 160, self.selected))
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def action_move(self, step: int) -> None:
+        if self.path and self.path.hops:
+            self.selected = (self.selected + step) % len(self.path.hops)
+            self._draw()
+
+    def action_open(self) -> None:
+        """The stop's drop flow when the hop has one, else what the hop is about."""
+        if not self.path or not self.path.hops:
+            return
+        for stop in self.path.stop_at(self.selected):
+            if stop.flow is not None:
+                self.post_message(OpenFlowDetail(stop.flow))
+                return
+        opens = self.path.hops[self.selected].spec.opens
+        if not opens:
+            self.notify("nothing to open for this hop", severity="warning")
+        elif opens[0] == "port":
+            self.post_message(OpenPort(opens[1]))
+        elif opens[0] == "instance":
+            self.post_message(OpenInstance(opens[1]))
+        elif opens[0] == "vlan":
+            self.post_message(OpenVlan(opens[1]))
+        elif opens[0] == "flows":
+            self.post_message(OpenFlows(Scope(opens[1], opens[2])))
+
+    def action_trace(self) -> None:
+        self.post_message(OpenTrace(self.port_name))
