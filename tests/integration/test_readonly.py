@@ -17,7 +17,12 @@ import libvirt
 import ovs.db.idl
 import pytest
 
+from collectors import appctl
+from model.scopes import Scope
 from tests.integration.live_app import LiveApp, all_live, lab_endpoints, ofctl, until
+from tui.navigation import (OpenFlowDetail, OpenFlows, OpenInstance, OpenPath, OpenPort,
+                            OpenVlan)
+from tui.screens.trace import TraceScreen
 from lab import node as labmod
 from tui.cli import endpoint_flags
 
@@ -117,10 +122,15 @@ async def test_the_tui_and_snapshot_change_nothing_on_the_node(fresh_lab, monkey
         for key in ("f", "escape", "v", "f", "escape", "escape", "escape", "escape"):
             await pilot.press(key)
             await pilot.pause(0.2)
-        for open_screen in (lambda: app.open_instance(vm.uuid), lambda: app.open_port(vm.tap),
-                            lambda: app.open_vlan(vm.local_vlan),
-                            lambda: app.open_flows("vlan", str(vm.local_vlan)),
-                            lambda: app.open_flow(app.latest.model.vlans[0].ingress_flow),
+        for open_screen in (lambda: app.post_message(OpenInstance(vm.uuid)),
+                            lambda: app.post_message(OpenPort(vm.tap)),
+                            lambda: app.post_message(OpenVlan(vm.local_vlan)),
+                            lambda: app.post_message(OpenFlows(Scope("vlan",
+                                                                     str(vm.local_vlan)))),
+                            lambda: app.post_message(OpenFlowDetail(
+                                app.latest.model.vlans[0].ingress_flow)),
+                            lambda: app.post_message(OpenPath(vm.tap)),
+                            lambda: app.push_screen(TraceScreen(vm.tap, labmod.GATEWAY)),
                             app.action_problems, app.action_help):
             open_screen()
             await pilot.pause(0.3)
@@ -136,7 +146,12 @@ async def test_the_tui_and_snapshot_change_nothing_on_the_node(fresh_lab, monkey
     for args in ofctl_calls:
         assert "--read-only" in args
         assert READ_COMMANDS & set(args), args
-    assert [args for args, _shell in spies.processes if args not in ofctl_calls] == []
+    appctl_calls = [args for args, _shell in spies.processes if "ovs-appctl" in str(args[0])]
+    assert appctl_calls, "the trace screen traced nothing"
+    for args in appctl_calls:  # options end before the command, and it only reports
+        assert args[args.index("--") + 1] in appctl.READ_ONLY, args
+    assert [args for args, _shell in spies.processes
+            if args not in ofctl_calls and args not in appctl_calls] == []
     assert spies.transactions == 0
     assert {name for name, _uri in spies.opened} == {"openReadOnly"}
 
