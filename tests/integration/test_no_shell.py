@@ -17,7 +17,10 @@ import pytest
 
 from tests.integration.live_app import LiveApp, ip, lab_endpoints, until, vsctl
 from lab import node as labmod
+from model.scopes import Scope
 from tui.cli import endpoint_flags
+from tui.navigation import OpenPath, OpenPort
+from tui.screens.trace import TraceScreen
 
 REPO = Path(__file__).parents[2]
 APP_PACKAGES = ("collectors", "tui", "widgets", "bench")
@@ -106,11 +109,15 @@ async def test_names_full_of_shell_syntax_are_only_names(fresh_lab, tmp_path, mo
                                            for d in app.latest.model.instances),
                         "the hostile instance shown")
             for name in shells:
-                app.open_port(name)
+                app.post_message(OpenPort(name))
                 await pilot.pause(0.2)
-                app.open_flows("port", name)
+                app.open_flows(Scope("port", name))
                 await pilot.pause(0.2)
-                await pilot.press("escape", "escape")
+                app.post_message(OpenPath(name))
+                await pilot.pause(0.2)
+                app.push_screen(TraceScreen(name, labmod.GATEWAY))
+                await pilot.pause(0.2)
+                await pilot.press("escape", "escape", "escape", "escape")
             app.open_instance(dom.UUIDString())
             await pilot.pause(0.3)
         monkeypatch.undo()
