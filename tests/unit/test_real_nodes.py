@@ -440,3 +440,67 @@ def test_of13_set_field_of_a_mac_is_read_by_the_full_parse_not_the_fallback():
     assert [d.loads.get("reg15") for d in found[:3]] == [1, 2, 4]
     assert [d.resubmits for d in found[:3]] == [(32,)] * 3
     assert found[0].metadata == 2
+
+
+# --------------------------------------------------------------------------
+# DVR: hotsos's compute4 sosreport (tests/fixtures/sos/README.md: Apache-2.0)
+
+HOTSOS = Path(__file__).parent.parent / "fixtures" / "sos" / "hotsos-openstack"
+HOTSOS_VLANS = {
+    1: ("vxlan", 1001, None, "br-tun", ("vxlan-0a000072", "vxlan-0a000085"),
+        ("10.0.0.114", "10.0.0.133")),
+    2: ("flat", None, "br-data", None, (), ()),
+    3: ("vxlan", 1233, None, "br-tun", ("vxlan-0a000072", "vxlan-0a000085"),
+        ("10.0.0.114", "10.0.0.133")),
+}
+
+
+def hotsos_node(protocol: str | None = None) -> NodeModel:
+    from collectors.saved.read import read_saved
+    obs = read_saved(HOTSOS).observation
+    if protocol:  # the same node's dumps as ovs-ofctl -O <protocol> printed them
+        folder = HOTSOS / "sos_commands" / "openvswitch"
+        obs = replace(obs, flows={**obs.flows, **{
+            b: openflow.parse_dump(b, (folder / f"ovs-ofctl_-O_{protocol}_dump-flows_{b}").read_text(),
+                                   0.0) for b in ("br-int", "br-tun", "br-data")}})
+    return build_model(obs, openflow.flow_detail)
+
+
+def vlan_map_of(model: NodeModel) -> dict:
+    return {v.local_vlan: (v.network_type, v.segmentation_id, v.physical_bridge, v.tunnel_bridge,
+                           v.tunnel_ports, v.remote_ips) for v in model.vlans}
+
+
+def test_a_dvr_compute_node_translates_its_flat_network_in_table_2_of_the_physical_bridge():
+    model = hotsos_node()
+    assert vlan_map_of(model) == HOTSOS_VLANS
+    flat = model.vlan(2)
+    assert (flat.egress_flow.bridge, flat.egress_flow.table, flat.egress_flow.actions) == (
+        "br-data", 2, "strip_vlan,NORMAL")
+    # DVR: br-tun hands tunnel traffic to table 9 (DVR not learn), not 10
+    assert model.vlan(1).ingress_flow.actions == "mod_vlan_vid:1,resubmit(,9)"
+    assert model.problems == ()
+
+
+def test_a_dvr_nodes_router_snat_ha_and_floating_ip_ports_are_the_l3_agents():
+    model = hotsos_node()
+    assert {n: o for n, o in owners(model).items() if n[:3] in ("qr-", "qg-", "sg-", "ha-", "fg-")} == {
+        "fg-c8dcce74-c4": "gateway", "ha-550dc175-c0": "router", "qg-14f81a43-69": "gateway",
+        "qr-3a70b31c-3f": "router", "sg-189f4c40-9d": "router"}
+    (inst,) = model.instances
+    (vv,) = inst.vnics
+    # <interface type='bridge'> with <virtualport type='openvswitch'> (os-vif's OVS plug)
+    assert (vv.vnic.type, vv.vnic.virtualport, vv.port.name, vv.network_type,
+            vv.segmentation_id, vv.tunnel_bridge) == (
+        "bridge", "openvswitch", "tap0e778df8-ca", "vxlan", 1233, "br-tun")
+
+
+@pytest.mark.parametrize("protocol", ["OpenFlow13", "OpenFlow14"])
+def test_openflow_1_3_and_1_4_dumps_of_a_dvr_node_give_the_same_vlan_map(protocol):
+    # push_vlan:0x8100,set_field:4097->vlan_vid / pop_vlan,set_field:0x3e9->tun_id /
+    # set_field:<MAC>->eth_src / goto_table:N
+    model = hotsos_node(protocol)
+    assert vlan_map_of(model) == HOTSOS_VLANS
+    assert model.problems == ()
+    assert all(not openflow.flow_detail(f).partial for f in model.all_flows()
+               if f.bridge in ("br-int", "br-tun", "br-data"))
