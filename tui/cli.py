@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from collectors.endpoints import Endpoints
-from collectors.saved.read import SavedError
+from collectors.saved.result import SavedError
 from lab import node as labmod
 from lab import ovn as labovn
 
@@ -132,7 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     snap = sub.add_parser("snapshot", help="print the joined node model once and exit")
     snap.add_argument("--json", action="store_true",
-                      help="one JSON object (schema ovsvlan-tui/snapshot/1) instead of a tree")
+                      help="one JSON object (schema ovsvlan-tui/snapshot/1) instead of a tree, "
+                           "on one line")
+    snap.add_argument("--pretty", action="store_true",
+                      help="with --json: indented by 2 for a reader (slower on a busy node)")
     _connection_flags(snap, suppress=True)
 
     exp = sub.add_parser(
@@ -298,7 +301,7 @@ def _saved(args: argparse.Namespace) -> int:
     if args.command == "snapshot":
         from tui.snapshot import run_saved_snapshot
 
-        return run_saved_snapshot(args.from_path, as_json=args.json)
+        return run_saved_snapshot(args.from_path, as_json=args.json, pretty=args.pretty)
     from tui.app import run_saved_app
 
     return run_saved_app(args.from_path)
@@ -321,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "snapshot":
             from tui.snapshot import run_snapshot
 
-            return run_snapshot(endpoints, as_json=args.json)
+            return run_snapshot(endpoints, as_json=args.json, pretty=args.pretty)
         if args.command == "exporter":
             from exporter.server import DEFAULT_INTERVAL, DEFAULT_LISTEN, run_exporter
 

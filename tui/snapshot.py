@@ -1,34 +1,45 @@
-"""``ovsvlan-tui snapshot``: the joined model once, as JSON or a rich tree."""
+"""``ovsvlan-tui snapshot``: the joined model once, as JSON or a rich tree.
+
+A snapshot is a short-lived process run by scripts: it imports only what it
+needs (rich for the tree, the saved-output readers for ``--from``) and
+writes the JSON with the standard library's C encoder in one write. At 50k
+flows that is ~0.3 s against ~3.6 s for ``json.dump(..., indent=2)``, whose
+pure-Python encoder writes two million small pieces: ``--pretty`` pays that
+for a human reader.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-
-from rich.console import Console
-from rich.tree import Tree
+from typing import TYPE_CHECKING
 
 from collectors.endpoints import Endpoints
-from collectors.saved.read import read_saved
-from collectors.saved.result import SavedNode
 from model.contract import to_contract
 from model.join import NodeModel
 from node.once import collect_once
 from node.session import NodeSession
 from node.sources import SavedSources
 
+if TYPE_CHECKING:
+    from rich.tree import Tree
 
-def run_snapshot(endpoints: Endpoints, *, as_json: bool) -> int:
-    return print_model(collect_once(endpoints), as_json=as_json)
+    from collectors.saved.result import SavedNode
 
 
-def run_saved_snapshot(path: str, *, as_json: bool) -> int:
+def run_snapshot(endpoints: Endpoints, *, as_json: bool, pretty: bool = False) -> int:
+    return print_model(collect_once(endpoints), as_json=as_json, pretty=pretty)
+
+
+def run_saved_snapshot(path: str, *, as_json: bool, pretty: bool = False) -> int:
     """``snapshot --from PATH``: what was read as what goes to stderr, the model to stdout."""
+    from collectors.saved.read import read_saved
+
     saved = read_saved(path)
     for line in saved.report():
         print(line, file=sys.stderr)
-    return print_model(saved_session(saved).refresh().model, as_json=as_json)
+    return print_model(saved_session(saved).refresh().model, as_json=as_json, pretty=pretty)
 
 
 def saved_sources(saved: SavedNode) -> SavedSources:
@@ -41,11 +52,21 @@ def saved_session(saved: SavedNode) -> NodeSession:
     return NodeSession(saved_sources(saved), hostname=saved.observation.hostname)
 
 
-def print_model(model: NodeModel, *, as_json: bool) -> int:
+def contract_text(model: NodeModel, *, pretty: bool = False) -> str:
+    """The contract as one JSON text: compact (C encoder), or indented by 2 for a reader."""
+    doc = to_contract(model)
+    if pretty:
+        return json.dumps(doc, indent=2) + "\n"
+    return json.dumps(doc, separators=(",", ":")) + "\n"
+
+
+def print_model(model: NodeModel, *, as_json: bool, pretty: bool = False) -> int:
     if as_json:
-        json.dump(to_contract(model), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        sys.stdout.write(contract_text(model, pretty=pretty))
+        sys.stdout.flush()
     else:
+        from rich.console import Console
+
         Console().print(render_tree(model))
     ovsdb_state = next((s for s in model.sources if s.source == "ovsdb"), None)
     ovsdb_down = ovsdb_state is not None and ovsdb_state.status == "error"
@@ -69,6 +90,8 @@ def _vlan_text(local, segid, net_type, datapath=None) -> str:
 
 def render_tree(model: NodeModel) -> Tree:
     """The model as an operator reads it: instances first, then VLANs, bridges, problems."""
+    from rich.tree import Tree
+
     root = Tree(f"[bold]{model.hostname}[/]  OVS {model.ovs_version or '?'}")
     states = root.add("sources")
     for s in model.sources:

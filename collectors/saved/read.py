@@ -12,15 +12,11 @@ from pathlib import Path
 
 from collectors.saved import kinds
 from collectors.saved.assemble import Assembler
-from collectors.saved.result import SavedNode
+from collectors.saved.result import SavedError, SavedNode
 from collectors.saved.snapshot_json import read_snapshot
 from collectors.saved.sosreport import is_sosreport_dir, read_sosreport
 
 MAX_FILE = 512 * 1024 * 1024
-
-
-class SavedError(Exception):
-    """PATH cannot be read as a saved node; the message says what to give instead."""
 
 
 def read_saved(path: str | Path) -> SavedNode:

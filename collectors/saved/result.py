@@ -7,6 +7,12 @@ from dataclasses import dataclass
 from model.records import Observation
 
 
+class SavedError(Exception):
+    """PATH cannot be read as a saved node; the message says what to give instead.
+
+    Here, not in read.py: the command line catches it without importing every reader."""
+
+
 @dataclass(frozen=True, slots=True)
 class SavedFile:
     name: str  # as found: a path inside the sosreport, directory or tarball
