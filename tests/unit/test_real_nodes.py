@@ -295,6 +295,19 @@ def test_tunnel_outputs_by_unknown_number_are_shown_as_printed_and_no_ip_is_gues
     assert v.egress_flow.n_packets == 3 and v.ingress_flow.n_packets == 1076
 
 
+def test_a_tunnel_vlan_whose_vni_no_flow_brings_back_misses_its_ingress_translation():
+    # the compute node's br-tun with its table-4 flow taken out (a synthetic edit)
+    ovsdb = with_ofports(show("yeasy-compute-ovs-vsctl-show.txt"), YEASY_COMPUTE_OFPORTS)
+    text = "".join(line for line in (REAL / "yeasy-compute-dump-flows-br-tun.txt").read_text()
+                   .splitlines(keepends=True) if "tun_id=0x3e9" not in line)
+    model = joined(ovsdb, {"br-tun": openflow.parse_dump("br-tun", text, 0.0)})
+    (v,) = model.vlans
+    assert (v.network_type, v.segmentation_id, v.tunnel_bridge) == ("vxlan", 1001, "br-tun")
+    assert [(p.kind, p.detail) for p in model.problems] == [(
+        "missing-vlan-translation",
+        "ingress: no flow on br-tun turns VNI 1001 into local VLAN 1")]
+
+
 def test_port_other_config_gives_the_tunnel_network_when_no_flow_was_read():
     # ovs-vsctl show hides other_config: the agent's keys added to both qvo ports
     base = with_ofports(show("yeasy-compute-ovs-vsctl-show.txt"), YEASY_COMPUTE_OFPORTS)
@@ -493,6 +506,9 @@ def test_a_dvr_nodes_router_snat_ha_and_floating_ip_ports_are_the_l3_agents():
     assert (vv.vnic.type, vv.vnic.virtualport, vv.port.name, vv.network_type,
             vv.segmentation_id, vv.tunnel_bridge) == (
         "bridge", "openvswitch", "tap0e778df8-ca", "vxlan", 1233, "br-tun")
+    # libvirt plugged it, so OVSDB names the domain in vm-id (not os-vif's vm-uuid)
+    assert vv.port.interface.external_ids.get("vm-id") == inst.domain.uuid
+    assert "vm-uuid" not in vv.port.interface.external_ids
 
 
 @pytest.mark.parametrize("protocol", ["OpenFlow13", "OpenFlow14"])
