@@ -24,6 +24,7 @@ TUNNEL_TABLE_TYPES: Mapping[int, str] = {3: "gre", 4: "vxlan", 6: "geneve"}
 
 _NUM = r"(0x[0-9a-fA-F]+|[0-9]+)"
 _RX_MATCH_VNI = re.compile(r"(?:^|,)tun_id=" + _NUM + r"(?=[,/]|$)")
+_RX_DL_VLAN = re.compile(r"(?:^|,)dl_vlan=([0-9]{1,4})(?=,|$)")
 _RX_SET_VNI = re.compile(r"set_tunnel(?:64)?:" + _NUM + r"|load:" + _NUM + r"->NXM_NX_TUN_ID\[\]"
                          r"|set_field:" + _NUM + r"->tun_id")
 
@@ -85,20 +86,38 @@ def tunnel_map(tun_bridges: tuple[str, ...], by_name: Mapping[str, PortView],
         tunnels = [pv for pv in on_bridge if pv.type in TUNNEL_TYPES]
         ingress: dict[int, list[tuple[Flow, int]]] = {}
         egress: dict[int, list[tuple[Flow, FlowDetail, int]]] = {}
+        # l2pop's and learned unicast flows (table 20) can number thousands:
+        # they are parsed only for a VLAN that has no flood flow (table 22)
+        unicast: dict[int, list[Flow]] = {}
         for flow in dump.flows:
             if "tun_id=" in flow.match and "vlan" in flow.actions:
                 vni = match_vni(flow)
                 d = detail_of(flow)
                 if vni is not None and d.set_vlan is not None:
                     ingress.setdefault(d.set_vlan, []).append((flow, vni))
-            elif "vlan" in flow.match and ("tun" in flow.actions or "TUN_ID" in flow.actions):
-                vni = set_vni(flow)
-                d = detail_of(flow)
-                if vni is not None and d.dl_vlan is not None and d.strip_vlan:
-                    egress.setdefault(d.dl_vlan, []).append((flow, d, vni))
+            elif "dl_vlan=" in flow.match and ("tun" in flow.actions or "TUN_ID" in flow.actions):
+                if "dl_dst=" in flow.match:
+                    m = _RX_DL_VLAN.search(flow.match)
+                    if m:
+                        unicast.setdefault(int(m.group(1)), []).append(flow)
+                    continue
+                _add_egress(egress, flow, detail_of)
+        for local, found in unicast.items():
+            if local not in egress:
+                for flow in found:
+                    _add_egress(egress, flow, detail_of)
         for local in set(ingress) | set(egress):
             legs[local] = _leg(br, ingress.get(local, []), egress.get(local, []), tunnels)
     return legs
+
+
+def _add_egress(egress: dict, flow: Flow, detail_of: DetailOf) -> None:
+    vni = set_vni(flow)
+    if vni is None:
+        return
+    d = detail_of(flow)
+    if d.dl_vlan is not None and d.strip_vlan:
+        egress.setdefault(d.dl_vlan, []).append((flow, d, vni))
 
 
 def _leg(br: str, ingress: list[tuple[Flow, int]], egress: list[tuple[Flow, FlowDetail, int]],

@@ -520,3 +520,31 @@ def test_openflow_1_3_and_1_4_dumps_of_a_dvr_node_give_the_same_vlan_map(protoco
     assert model.problems == ()
     assert all(not openflow.flow_detail(f).partial for f in model.all_flows()
                if f.bridge in ("br-int", "br-tun", "br-data"))
+
+
+def test_a_busy_br_tuns_unicast_flows_are_not_parsed_in_full_when_a_flood_flow_says_it_all():
+    # hotsos's br-tun plus 4000 synthetic table-20 flows of the agent's two
+    # shapes (learned, and l2pop's): a full parse costs 50-140 us a flow
+    from model.records import FlowDump
+    from model.tunnels import tunnel_map
+    model = hotsos_node()
+    extra = []
+    for n in range(2000):
+        mac = f"fa:16:3e:00:{n >> 8:02x}:{n & 255:02x}"
+        extra += [Flow("br-tun", 20, 1, 0, f"vlan_tci=0x0001/0x0fff,dl_dst={mac}",
+                       "load:0->NXM_OF_VLAN_TCI[],load:0x3e9->NXM_NX_TUN_ID[],output:2", 0, 0, 1.0),
+                  Flow("br-tun", 20, 2, 0, f"dl_vlan=3,dl_dst={mac}",
+                       "pop_vlan,set_field:0x4d1->tun_id,output:3", 0, 0, 1.0)]
+    dump = model.flows["br-tun"]
+    parsed = []
+
+    def detail_of(flow):
+        parsed.append(flow)
+        return openflow.flow_detail(flow)
+
+    legs = tunnel_map(("br-tun",), {pv.name: pv for pv in model.ports},
+                      {"br-tun": FlowDump("br-tun", dump.flows + tuple(extra), 0.0)}, detail_of)
+    assert {v: (leg.vni, leg.ports) for v, leg in legs.items()} == {
+        1: (1001, ("vxlan-0a000072", "vxlan-0a000085")),
+        3: (1233, ("vxlan-0a000072", "vxlan-0a000085"))}
+    assert not any(f in extra for f in parsed)
