@@ -26,6 +26,7 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from collectors.endpoints import Endpoints
 from lab import run as cmd
@@ -252,24 +253,34 @@ def start_namespaces(lab: Lab) -> None:
         cmd.run(["ip", "-n", ns, "link", "set", "lo", "up"])
 
 
-def up(lab: Lab) -> None:
-    """Build the lab; if it is already up, leave it; if half built, rebuild it."""
-    require_root("up")
-    if is_up(lab):
-        return
-    down(lab)
+def build(lab: Lab, node: Callable[[Lab], None], *, teardown: Callable[[Lab], None],
+          ready: Callable[[Lab], None] = lambda lab: None, **info: str) -> None:
+    """From scratch: the namespaces, the node's and the upstream switch's OVS,
+    ``node(lab)`` on the node's, the upstream switch, the libvirt node file,
+    ``ready(lab)``, then lab.json (the endpoints plus ``info``). Whatever
+    fails, ``teardown(lab)`` leaves nothing behind."""
+    teardown(lab)
     lab.dir.mkdir(parents=True, exist_ok=True)
     try:
         start_namespaces(lab)
         cmd.start_ovs(lab.dir / "tor", lab.tor_ns)
         cmd.start_ovs(lab.rundir, lab.node_ns)
-        _build_node(lab)
+        node(lab)
         _build_tor(lab)
         lab.node_xml.write_text(node_xml())
-        (lab.dir / "lab.json").write_text(json.dumps(dataclasses.asdict(lab.endpoints()), indent=2) + "\n")
+        ready(lab)
+        settings = {**dataclasses.asdict(lab.endpoints()), **info}
+        (lab.dir / "lab.json").write_text(json.dumps(settings, indent=2) + "\n")
     except BaseException:
-        down(lab)
+        teardown(lab)
         raise
+
+
+def up(lab: Lab) -> None:
+    """Build the lab; if it is already up, leave it; if half built, rebuild it."""
+    require_root("up")
+    if not is_up(lab):
+        build(lab, _build_node, teardown=down)
 
 
 def down(lab: Lab) -> None:

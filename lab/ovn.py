@@ -14,7 +14,6 @@ Neutron port, and the metadata port (``tap<network[:10]>0``, type localport).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 import time
@@ -223,26 +222,16 @@ def is_up(lab: Lab) -> bool:
 def up(lab: Lab) -> None:
     """Build the OVN lab; if it is already up, leave it; otherwise (re)build it."""
     require_root("up --ovn")
-    if is_up(lab):
-        return
-    down(lab)
-    lab.dir.mkdir(parents=True, exist_ok=True)
-    try:
-        labnode.start_namespaces(lab)
-        cmd.start_ovs(lab.dir / "tor", lab.tor_ns)
-        cmd.start_ovs(lab.rundir, lab.node_ns)
-        _start_central(lab)
-        _logical_topology(lab)
-        _build_chassis(lab)
-        labnode._build_tor(lab)
-        lab.node_xml.write_text(labnode.node_xml())
-        wait_bound(lab)
-        (lab.dir / "lab.json").write_text(json.dumps(
-            {**dataclasses.asdict(lab.endpoints()), "kind": "ovn", "ovn_sb": sb_remote(lab),
-             "ovn_nb": nb_remote(lab)}, indent=2) + "\n")
-    except BaseException:
-        down(lab)
-        raise
+    if not is_up(lab):
+        labnode.build(lab, _chassis, teardown=down, ready=wait_bound,
+                      kind="ovn", ovn_sb=sb_remote(lab), ovn_nb=nb_remote(lab))
+
+
+def _chassis(lab: Lab) -> None:
+    """OVN's central daemons, the logical topology, and the node as a chassis."""
+    _start_central(lab)
+    _logical_topology(lab)
+    _build_chassis(lab)
 
 
 def stop_ovn(lab: Lab) -> None:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -34,26 +38,49 @@ def seed_dir() -> Path:
     return FIXTURES / "seed"
 
 
-def _a_lab():
-    """A lab with a name of its own, up, and down again whatever the test did."""
-    reason = lab_possible()
+def running_lab(kind=labmod, why_not=lab_possible):
+    """A lab (``kind``: lab.node, or lab.ovn for an OVN chassis) with a name of
+    its own, up, and down again whatever the test did; skipped when ``why_not()``."""
+    reason = why_not()
     if reason:
         pytest.skip(reason)
-    lab = labmod.Lab(new_lab_name())
-    labmod.up(lab)
+    lab = kind.Lab(new_lab_name())
+    kind.up(lab)
     try:
         yield lab
     finally:
-        labmod.down(lab)
+        kind.down(lab)
+
+
+def continuous_ping(lab):
+    """`ovsvlan-tui lab ping --continuous` on ``lab``, stopped by its pid at the end."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "lab", "ping", "--continuous", "--lab-name", lab.name],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        time.sleep(0.5)
+        assert proc.poll() is None, proc.stderr.read().decode()
+        yield proc
+    finally:
+        # The CLI runs ping as its child; both are in the session it leads,
+        # whose id is its pid: signal that group, nothing else.
+        try:
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        except ProcessLookupError:
+            pass
 
 
 @pytest.fixture
 def fresh_lab():
     """A lab of its own for a test that breaks things on purpose."""
-    yield from _a_lab()
+    yield from running_lab()
 
 
 @pytest.fixture(scope="module")
 def shared_lab():
     """One lab for a module whose tests only read it (or undo what they do)."""
-    yield from _a_lab()
+    yield from running_lab()

@@ -9,9 +9,7 @@ whose iface-id no logical port claims an ``unbound-port``.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -22,7 +20,7 @@ from lab import ovn as labovn
 from lab import run as cmd
 from lab.node import VMS
 from node.once import collect_once, opened
-from tests.conftest import lab_possible, new_lab_name
+from tests.conftest import continuous_ping, lab_possible, new_lab_name, running_lab
 from tests.ui.test_drilldown_lab import cells, cursor_to, live_app, on, text_of, until
 from tui.screens.flow_detail import FlowDetailScreen
 from tui.screens.flows import FlowsScreen
@@ -48,37 +46,13 @@ def _skip_reason() -> str | None:
 
 @pytest.fixture(scope="module")
 def ovn_lab():
-    reason = _skip_reason()
-    if reason:
-        pytest.skip(reason)
-    lab = labovn.Lab(new_lab_name())
-    labovn.up(lab)
-    try:
-        yield lab
-    finally:
-        labovn.down(lab)
+    yield from running_lab(labovn, _skip_reason)
 
 
 @pytest.fixture(scope="module")
 def ping(ovn_lab):
     """`ovsvlan-tui lab ping --continuous` for the whole module, stopped by its pid."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "lab", "ping", "--continuous",
-         "--lab-name", ovn_lab.name],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        time.sleep(0.5)
-        assert proc.poll() is None, proc.stderr.read().decode()
-        yield proc
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGINT)
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        except ProcessLookupError:
-            pass
+    yield from continuous_ping(ovn_lab)
 
 
 def iface(doc: dict, tap: str) -> dict:

@@ -10,11 +10,8 @@ read back from the widgets on screen.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -26,6 +23,7 @@ from textual.widgets import Input
 from tui.app import OvsVlanApp
 from node.live import LiveBackend
 from lab.node import VMS
+from tests.conftest import continuous_ping
 from tui.screens.flow_detail import FlowDetailScreen
 from tui.screens.flows import FlowsScreen
 from tui.screens.instance import InstanceScreen
@@ -155,25 +153,7 @@ async def flows_shown(pilot: Pilot) -> VirtualTable:
 @pytest.fixture
 def ping(shared_lab):
     """`ovsvlan-tui lab ping --continuous` while the test runs, stopped by its pid."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "lab", "ping", "--continuous",
-         "--lab-name", shared_lab.name],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        time.sleep(0.5)
-        assert proc.poll() is None, proc.stderr.read().decode()
-        yield proc
-    finally:
-        # The CLI runs ping as its child; both are in the session it leads,
-        # whose id is its pid: signal that group, nothing else.
-        try:
-            os.killpg(proc.pid, signal.SIGINT)
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        except ProcessLookupError:
-            pass
+    yield from continuous_ping(shared_lab)
 
 
 # --------------------------------------------------------------------------
