@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from model import neutron
 from model.join import NodeModel, PortView, ofp_name
+from model.ovn import br_int_table_name
 from model.records import Flow
 from model.vswitchd import DpifPort, Trace, TraceStep
 
@@ -192,9 +193,15 @@ def _named(model: NodeModel, bridge: str, match: str) -> str:
     return re.sub(r"in_port=([0-9]+)(?![0-9])", sub, match)
 
 
+def _table_name(model: NodeModel, bridge: str, table: int) -> str:
+    """The agent's name for the table, or ovn-controller's on an OVN chassis' br-int."""
+    name = br_int_table_name(model, bridge, table)
+    return name if name is not None else neutron.table_name(_role(model, bridge), table)
+
+
 def _hop(model: NodeModel, s: TraceStep) -> TraceHop:
     return TraceHop(bridge=s.bridge, table=s.table,
-                    table_name=neutron.table_name(_role(model, s.bridge), s.table),
+                    table_name=_table_name(model, s.bridge, s.table),
                     priority=s.priority, match=_named(model, s.bridge, s.match),
                     actions=s.actions, notes=s.notes, cookie=s.cookie, pass_no=s.pass_no,
                     drops=s.drops)

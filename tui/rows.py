@@ -289,9 +289,8 @@ def bridge_role(model: NodeModel, bridge: str) -> str:
 
 def table_name(model: NodeModel, bridge: str, table: int) -> str:
     """The table's name for the node's kind: ovn-controller's on an OVN br-int."""
-    if model.ovn is not None and bridge == model.integration_bridge:
-        return ovn.table_name_of(model, table)
-    return neutron.table_name(bridge_role(model, bridge), table)
+    name = ovn.br_int_table_name(model, bridge, table)
+    return name if name is not None else neutron.table_name(bridge_role(model, bridge), table)
 
 
 def describe_registers(model: NodeModel, bridge: str, regs) -> str:

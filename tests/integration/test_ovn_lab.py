@@ -102,6 +102,20 @@ def test_the_translation_counters_move_while_instance01_pings(ovn_lab, ping):
         assert rate is not None and rate[0] > 0, f"{flow.match} did not move"
 
 
+def test_trace_on_the_ovn_br_int_leaves_eth0_tagged_100_with_ovn_table_names(ovn_lab, ping):
+    out = subprocess.run([sys.executable, "-m", "tui.cli", "trace", "--port", VM1.tap,
+                          "--to", "192.168.100.1", "--src", VM1.address.split("/")[0], "--json",
+                          "--lab", "--lab-name", ovn_lab.name],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["egress"] == {"bridge": "br-provider", "port": "eth0", "vlan": 100}
+    names = {(h["bridge"], h["table"]): h["table_name"] for h in doc["hops"]}
+    assert names[("br-int", 0)] == "physical to logical"
+    assert names[("br-int", 65)] == "logical to physical"
+    assert names[("br-int", 8)] == "logical ingress 0"  # 23.03, from the southbound DB
+
+
 async def test_overview_and_every_drill_down_on_the_ovn_chassis(ovn_lab, ping):
     app = live_app(ovn_lab)
     async with app.run_test(size=(160, 48)) as pilot:

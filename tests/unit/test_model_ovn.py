@@ -246,6 +246,16 @@ def test_ovn_table_names_follow_the_release():
     assert ovn.table_name(39, "23.03.1") == "check loopback"
     assert ovn.table_name(39, "24.03.2") == "remote output"
     assert ovn.table_name(39) == ""  # moved between releases: no guess
+    assert ovn.table_name(73) == "check in port security"
+    assert ovn.table_name(8, "23.03.1") == "logical ingress 0"
+    assert ovn.table_name(42, "23.03.1") == "logical egress 2"
+
+
+def test_where_the_flows_say_the_output_table_moved_no_older_name_is_given():
+    model = lab_model(flows=lab_flows(lambda t: t.replace("table=65", "table=89")))
+    assert model.ovn.egress_tables == (89,)
+    assert ovn.table_name_of(model, 89) == "logical to physical"
+    assert ovn.table_name_of(model, 66) == ""  # MAC binding in 22.03-25.09, not here
 
 
 # --------------------------------------------------------------------------
