@@ -328,3 +328,16 @@ def test_a_port_plugged_during_the_session_is_aged_from_when_it_appeared():
     assert session._port_ages(replace(snap, bridges=bridges), 103.0) == {"tapnew": 0.0}
     assert session._port_ages(replace(snap, bridges=bridges), 110.5) == {"tapnew": 7.5}
     assert session._port_ages(snap, 111.0) == {}
+
+
+def test_an_openflow13_dump_as_sos_takes_it_gives_the_same_chain():
+    flows = {**lab_flows(), "br-int": openflow.parse_dump(
+        "br-int", (OVN / "lab-dump-flows-of13-br-int-t0-t65.txt").read_text(), 0.0)}
+    model = lab_model(flows=flows)
+    vv = vnic_of(model, INSTANCE01.tap)
+    assert (vv.datapath_key, vv.segmentation_id, vv.physical_bridge) == (1, 100, "br-provider")
+    net = model.vlan("dp1")
+    assert net.egress_flow.actions.startswith("push_vlan:0x8100,set_field:4196->vlan_vid,output:5")
+    assert net.ingress_flow.actions.startswith("pop_vlan,")
+    assert vnic_of(model, INSTANCE00.tap).network_type == "flat"
+    assert model.problems == ()
