@@ -19,6 +19,8 @@ from typing import Mapping
 from collectors import openflow
 from model.join import NodeModel, build_model
 from model.records import Flow, FlowDetail, FlowKey, Observation
+from node.mark import Mark
+from node.rates import CounterWindow, FlowRates, FlowWindow
 from node.sources import Sources
 
 HISTORY = 30  # samples of pps kept per moving flow (sparklines)
@@ -29,12 +31,13 @@ class Refresh:
     """Everything one refresh produced, safe to hand to the UI thread."""
 
     model: NodeModel
-    deltas: Mapping[str, openflow.FlowDelta]  # by bridge
+    deltas: Mapping[str, openflow.FlowDelta]  # by bridge, since the previous dump
     history: Mapping[FlowKey, tuple[float, ...]]  # recent pps of flows that moved
-    mark: Mapping[FlowKey, tuple[int, int]] | None  # counters when the mark was set
-    mark_time: float | None
+    mark: Mark | None  # every counter when the mark was set
     took: float  # seconds the refresh took (the UI adapts its interval to it)
-    # per second since the previous refresh: (rx_pps, tx_pps, rx_Bps, tx_Bps)
+    # flow rates over the rate window (node.rates), by bridge
+    flow_rates: Mapping[str, FlowRates] = field(default_factory=dict)
+    # per second over the rate window: (rx_pps, tx_pps, rx_Bps, tx_Bps)
     link_rates: Mapping[str, tuple[float, float, float, float]] = field(default_factory=dict)
     port_rates: Mapping[tuple[str, str], tuple[float, float, float, float]] = field(
         default_factory=dict)  # by (bridge, port) from dump-ports
@@ -45,17 +48,16 @@ class Refresh:
     at: float = field(default_factory=time.time)
     clock: float = field(default_factory=time.monotonic)  # the same instant, for Flow.age()
 
+    @property
+    def mark_time(self) -> float | None:
+        return self.mark.at if self.mark is not None else None
+
     def rate(self, flow: Flow) -> tuple[float, float] | None:
-        delta = self.deltas.get(flow.bridge)
-        return delta.rate(flow.key) if delta else None
+        rates = self.flow_rates.get(flow.bridge)
+        return rates.rate(flow.key) if rates else None
 
     def since_mark(self, flow: Flow) -> tuple[int, int] | None:
-        if self.mark is None:
-            return None
-        base = self.mark.get(flow.key)
-        if base is None:  # the flow appeared after the mark
-            return flow.n_packets, flow.n_bytes
-        return max(flow.n_packets - base[0], 0), max(flow.n_bytes - base[1], 0)
+        return self.mark.flow(flow) if self.mark is not None else None
 
 
 class NodeSession:
@@ -68,13 +70,14 @@ class NodeSession:
         self._bridges: set[str] = set()  # bridges of the last reading
         self._history: dict[FlowKey, deque] = {}
         self._idle: dict[FlowKey, int] = {}
-        self._mark: dict[FlowKey, tuple[int, int]] | None = None
-        self._mark_time: float | None = None
+        self._observed: dict[str, int] = {}  # intervals seen per bridge (history, up to HISTORY)
+        self._flow_windows: dict[str, FlowWindow] = {}
+        self._mark: Mark | None = None
         self._mark_wanted = False
-        self._link_rates: dict[str, tuple[float, float, float, float]] = {}
-        self._prev_links: tuple[float, dict[str, tuple[int, int, int, int]]] | None = None
-        self._prev_ports: tuple[float, dict[tuple[str, str], tuple[int, int, int, int]]] | None = None
-        self._prev_vnics: tuple[float, dict[str, tuple[int, int, int, int]]] | None = None
+        self._link_rates: Mapping = MappingProxyType({})
+        self._link_window = CounterWindow()
+        self._port_window = CounterWindow()
+        self._vnic_window = CounterWindow()
         # interfaces of the last OVSDB read, and those that appeared since the first
         # one -> when (monotonic): a new port's grace time (model/ovn.py unbound-port)
         self._known_ifaces: set[str] | None = None
@@ -96,10 +99,10 @@ class NodeSession:
     def request_mark(self) -> None:
         """Counters from the next refresh on are also shown "since mark"."""
         self._mark_wanted = True
+        self.sources.links_changed()  # the links' baseline is read then, not up to a poll old
 
     def clear_mark(self) -> None:
         self._mark = None
-        self._mark_time = None
 
     # -- the refresh -------------------------------------------------------
 
@@ -110,19 +113,25 @@ class NodeSession:
         bridges = set(reading.deltas)
         gone = self._bridges - bridges  # bridges deleted: forget their flows' history
         self._forget([k for k in self._history if k[0] in gone])
+        for bridge in gone:
+            self._flow_windows.pop(bridge, None)
+            self._observed.pop(bridge, None)
         self._bridges = bridges
         for delta in reading.deltas.values():
             self._forget(delta.gone)
             self._record_history(delta)
+            self._flow_windows.setdefault(delta.bridge, FlowWindow(delta.bridge)).add(delta)
+            if self._mark is not None:  # a flow added again since the mark counts in whole
+                self._mark = self._mark.reborn(delta.new | delta.reset)
         now = reading.clock
         if reading.links_read is not None:  # else the last read and its rates stand
-            self._link_rates, self._prev_links = _rates(self._prev_links, now, {
+            self._link_rates = self._link_window.add(now, {
                 l.ifname: (l.rx_packets, l.tx_packets, l.rx_bytes, l.tx_bytes)
                 for l in reading.links_read})
-        port_rates, self._prev_ports = _rates(self._prev_ports, now, {
+        port_rates = self._port_window.add(now, {
             (c.bridge, c.port): (c.rx_packets or 0, c.tx_packets or 0, c.rx_bytes or 0,
                                  c.tx_bytes or 0) for c in reading.port_counters})
-        vnic_rates, self._prev_vnics = _rates(self._prev_vnics, now, {
+        vnic_rates = self._vnic_window.add(now, {
             v.target: (v.rx_packets, v.tx_packets, v.rx_bytes, v.tx_bytes)
             for v in reading.vnic_stats})
         obs = Observation(
@@ -140,19 +149,22 @@ class NodeSession:
         model = build_model(obs, self.sources.detail_of)
         pending = reading.flows_pending
         if self._mark_wanted and not pending:
-            self._mark = {f.key: (f.n_packets, f.n_bytes) for f in model.all_flows()}
-            self._mark_time = time.time()
+            self._mark = Mark.take(
+                time.time(), model.all_flows(),
+                [b for b, d in model.flows.items() if d.error is None],
+                reading.port_counters, reading.port_bridges, reading.links,
+                reading.vnic_stats if reading.domains is not None else None)
             self._mark_wanted = False
         return Refresh(
             model=model,
             deltas=reading.deltas,
             history=MappingProxyType({k: tuple(v) for k, v in self._history.items()}),
-            mark=MappingProxyType(self._mark) if self._mark is not None else None,
-            mark_time=self._mark_time,
+            mark=self._mark,
             took=time.monotonic() - started,
-            link_rates=MappingProxyType(self._link_rates),
-            port_rates=MappingProxyType(port_rates),
-            vnic_rates=MappingProxyType(vnic_rates),
+            flow_rates=MappingProxyType({b: w.rates for b, w in self._flow_windows.items()}),
+            link_rates=self._link_rates,
+            port_rates=port_rates,
+            vnic_rates=vnic_rates,
             flows_pending=pending,
         )
 
@@ -160,13 +172,19 @@ class NodeSession:
         return self.sources.detail_of(flow)
 
     def _record_history(self, delta: openflow.FlowDelta) -> None:
-        """Recent pps per flow, kept only while a flow moves (cost ~ moving flows)."""
+        """Recent pps per flow, kept only while a flow moves (cost ~ moving flows).
+
+        A flow that starts moving gets zeros only for the intervals this
+        session observed before, never for time before the tool started."""
         if delta.interval <= 0:
             return
+        observed = self._observed.get(delta.bridge, 0)
+        self._observed[delta.bridge] = min(observed + 1, HISTORY)
         for key, (packets, _bytes) in delta.moved.items():
             h = self._history.get(key)
             if h is None:
-                h = self._history[key] = deque([0.0] * (HISTORY - 1), maxlen=HISTORY)
+                h = self._history[key] = deque([0.0] * min(observed, HISTORY - 1),
+                                               maxlen=HISTORY)
             h.append(packets / delta.interval)
             self._idle[key] = 0
         for key in list(self._history):
@@ -185,16 +203,3 @@ class NodeSession:
             self._history.pop(key, None)
             self._idle.pop(key, None)
 
-
-def _rates(prev, now: float, current: dict) -> tuple[dict, tuple[float, dict]]:
-    """Per-second deltas of each key's counters since ``prev`` (time, counters)."""
-    out = {}
-    if prev is not None and current:
-        then, old = prev
-        dt = now - then
-        if dt > 0:
-            for key, values in current.items():
-                before = old.get(key)
-                if before is not None:
-                    out[key] = tuple(max(a - b, 0) / dt for a, b in zip(values, before))
-    return out, ((now, current) if current else prev)

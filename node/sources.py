@@ -61,6 +61,7 @@ class Reading:
     clock: float
     flows_pending: bool = False  # bridges shown before their first flow dump
     ovn_sb: OvnSouthbound | None = None  # the last good southbound read (OVN chassis only)
+    port_bridges: frozenset[str] = frozenset()  # bridges whose dump-ports answered
 
 
 class Sources(Protocol):
@@ -71,6 +72,9 @@ class Sources(Protocol):
 
     def detail_of(self, flow: Flow) -> FlowDetail:
         """The full parse of a flow of the last reading."""
+
+    def links_changed(self) -> None:
+        """Read links at the next reading (the mark's baseline is taken then)."""
 
 
 class LiveSources:
@@ -139,7 +143,8 @@ class LiveSources:
         # the reading right after reads the flows.
         pending = self._topology_first and bool(tables) and not self._topology_shown
         self._topology_shown = self._topology_shown or bool(tables)
-        flows, ports, links = _run(self._pull(tables, links_due, with_flows=not pending))
+        flows, (ports, port_bridges), links = _run(
+            self._pull(tables, links_due, with_flows=not pending))
         if pending:
             deltas = {t.bridge: openflow.FlowDelta(t.bridge, 0.0) for t in tables}
             self.set_state(SourceState("openflow", "connecting",
@@ -167,6 +172,7 @@ class LiveSources:
             clock=now,
             flows_pending=pending,
             ovn_sb=self._sb,
+            port_bridges=frozenset(port_bridges),
         )
 
     def detail_of(self, flow: Flow) -> FlowDetail:
@@ -184,7 +190,8 @@ class LiveSources:
         flows: list[tuple[openflow.FlowDelta, str | None]] = list(results[: len(flow_jobs)])
         port_results = results[len(flow_jobs): len(flow_jobs) + len(tables)]
         ports = tuple(c for r in port_results if not isinstance(r, str) for c in r)
-        return flows, ports, results[-1] if links else None
+        answered = [t.bridge for t, r in zip(tables, port_results) if not isinstance(r, str)]
+        return flows, (ports, answered), results[-1] if links else None
 
     def _links_due(self) -> bool:
         """Links are read every LINK_POLL seconds, or at once after links_changed().
@@ -218,10 +225,14 @@ class LiveSources:
         deltas = {table.bridge: delta for table, (delta, _error) in zip(tables, flows)}
         errors = [error for _delta, error in flows if error]
         if errors:
+            # stale: shown from an older read; error: never read, nothing shown
             last_ok = self.state("openflow").last_ok
-            self.set_state(SourceState("openflow", "stale", errors[0], last_ok))
+            self.set_state(SourceState("openflow", "stale" if last_ok else "error", errors[0],
+                                       last_ok))
         elif tables:
             self.set_state(SourceState("openflow", "live", "", time.time()))
+        elif self.state("ovsdb").status == "live":
+            self.set_state(SourceState("openflow", "live", "no bridge to read", time.time()))
         elif self.state("ovsdb").status in ("stale", "error"):
             # the bridges to dump come from OVSDB: say so rather than "connecting" forever
             last_ok = self.state("openflow").last_ok
@@ -258,13 +269,16 @@ class LiveSources:
                 self._domains_at = now
             self._vnic_stats = source.interface_stats(self._domains or ())
         except LibvirtUnavailable as e:
-            self.set_state(SourceState("libvirt", "stale", str(e), self.state("libvirt").last_ok))
+            self._libvirt_failed(str(e))
             return
         except Exception as e:  # libvirt.libvirtError and friends
-            self.set_state(SourceState("libvirt", "stale", f"libvirt read failed: {e}",
-                                       self.state("libvirt").last_ok))
+            self._libvirt_failed(f"libvirt read failed: {e}")
             return
         self.set_state(SourceState("libvirt", "live", "", time.time()))
+
+    def _libvirt_failed(self, why: str) -> None:
+        last_ok = self.state("libvirt").last_ok  # stale: an older read is shown
+        self.set_state(SourceState("libvirt", "stale" if last_ok else "error", why, last_ok))
 
 
 class SavedSources:
@@ -306,7 +320,11 @@ class SavedSources:
         return Reading(ovsdb=r.ovsdb, flows=r.flows, deltas=self._deltas,
                        port_counters=r.port_counters, domains=r.domains,
                        vnic_stats=r.vnic_stats, links=r.links, links_read=r.links,
-                       states=self._states, clock=self._clock, ovn_sb=r.ovn_sb)
+                       states=self._states, clock=self._clock, ovn_sb=r.ovn_sb,
+                       port_bridges=frozenset(c.bridge for c in r.port_counters))
+
+    def links_changed(self) -> None:
+        """Saved links never change."""
 
     def detail_of(self, flow: Flow) -> FlowDetail:
         """Parsed once per flow: the saved flows never change."""

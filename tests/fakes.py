@@ -11,6 +11,7 @@ of any screen is the same on every run.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Callable
@@ -28,6 +29,8 @@ from model.records import (
 )
 from collectors.saved.vsctl_show import parse_vsctl_show, with_ofports
 from model.scopes import Scope, scope_filter
+from node.mark import Mark
+from node.rates import FlowRates
 from node.session import Refresh
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -103,6 +106,14 @@ def _moving(model: NodeModel) -> set[FlowKey]:
     return keys
 
 
+def _earlier(counters, packets: int):
+    """The same counters ``packets`` packets (of the ping's size) each way ago."""
+    return replace(counters, rx_packets=counters.rx_packets - packets,
+                   tx_packets=counters.tx_packets - packets,
+                   rx_bytes=counters.rx_bytes - packets * PACKET_BYTES,
+                   tx_bytes=counters.tx_bytes - packets * PACKET_BYTES)
+
+
 def seed_refresh(*, marked: bool = False) -> Refresh:
     obs, tables = seed_observation()
 
@@ -120,17 +131,21 @@ def seed_refresh(*, marked: bool = False) -> Refresh:
     per_second = (PPS, PPS, float(PACKET_BYTES), float(PACKET_BYTES))
     mark = None
     if marked:
-        mark = MappingProxyType({f.key: (max(f.n_packets - int(MARK_AGE * PPS), 0)
-                                         if f.key in moving else f.n_packets,
-                                         max(f.n_bytes - int(MARK_AGE * PACKET_BYTES), 0)
-                                         if f.key in moving else f.n_bytes)
-                                 for f in model.all_flows()})
+        flows = [replace(f, n_packets=max(f.n_packets - int(MARK_AGE * PPS), 0),
+                         n_bytes=max(f.n_bytes - int(MARK_AGE * PACKET_BYTES), 0))
+                 if f.key in moving else f for f in model.all_flows()]
+        ago = int(MARK_AGE * PPS)
+        mark = Mark.take(AT - MARK_AGE, flows, BRIDGES,
+                         [_earlier(c, ago) for c in PORT_COUNTERS], BRIDGES, (),
+                         [_earlier(v, ago) for v in VNIC_STATS])
     return Refresh(
         model=model,
         deltas=MappingProxyType(deltas),
         history=MappingProxyType({k: history for k in moving}),
         mark=mark,
-        mark_time=AT - MARK_AGE if marked else None,
+        flow_rates=MappingProxyType({
+            bridge: FlowRates(bridge, 1.0, delta.moved, MappingProxyType({}))
+            for bridge, delta in deltas.items()}),
         took=0.05,
         link_rates=MappingProxyType({}),  # the seed's `ip -d link` has no counters
         port_rates=MappingProxyType({(c.bridge, c.port): per_second for c in PORT_COUNTERS}),

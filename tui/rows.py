@@ -79,7 +79,7 @@ def port_pps(refresh: Refresh, pv: PortView | None) -> tuple[float, float] | Non
 def _vm_pps(refresh: Refresh, vv: VnicView) -> str:
     r = port_pps(refresh, vv.port)
     if r is None:
-        return ""
+        return fmt.rate(None)
     # what the VM sends, OVS receives
     return f"{fmt.rate(r[0])}/{fmt.rate(r[1])}"
 
@@ -117,7 +117,7 @@ def flow_pps(refresh: Refresh, flow: Flow | None) -> str | Text:
     if flow is None:
         return Text("none", style="red")
     r = refresh.rate(flow)
-    return f"{fmt.rate(r[0]) if r else ''} ({fmt.count(flow.n_packets)})"
+    return f"{fmt.rate(r[0] if r else None)} ({fmt.count(flow.n_packets)})"
 
 
 def vlan_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, dict]]:
@@ -178,7 +178,7 @@ def port_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, dict]]:
             "vlan": Text(vlan, style="bold red") if pv.port.tag == 4095 else vlan,
             "mode": pv.port.vlan_mode or "", "peer": i.peer if i and i.peer else "",
             "link": _link(pv.link_state), "owner": _owner_name(model, pv),
-            "pps": f"{fmt.rate(r[0])}/{fmt.rate(r[1])}" if r else "",
+            "pps": f"{fmt.rate(r[0])}/{fmt.rate(r[1])}" if r else fmt.rate(None),
             "error": Text(error, style="red"),
         }))
     return out
@@ -311,7 +311,7 @@ def flow_row(model: NodeModel, refresh: Refresh, flow: Flow, key: str) -> Row:
         str(flow.priority), f"{flow.cookie:#x}"[-8:] if flow.cookie else "0",
         flow.match or "(any)", flow.actions,
         fmt.count(flow.n_packets), fmt.count(flow.n_bytes),
-        fmt.rate(rate[0]) if rate else "", fmt.bits(rate[1]) if rate else "",
+        fmt.rate(rate[0] if rate else None), fmt.bits(rate[1] if rate else None),
         fmt.count(since[0]) if since else "", fmt.spark(history),
     ), "moved" if moved else "")
 

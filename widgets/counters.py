@@ -12,48 +12,32 @@ from widgets import format as fmt
 
 
 class CounterPanel(Static):
-    """Rates come from the caller where it has them (the session's, for the
-    same interval as every other rate on screen) and otherwise from this
-    panel's own consecutive updates, so any source's counters (OpenFlow,
-    netlink, libvirt) get them."""
+    """Rates and since-mark both come from the session (node.rates, node.mark),
+    so they are the same however long this panel has been on screen."""
 
     def __init__(self, title: str, **kwargs) -> None:
         super().__init__(**kwargs)
         self.title = title
-        self._prev: tuple[float, Mapping[str, int | None]] | None = None
-        self._baseline: Mapping[str, int | None] | None = None
-        self._mark: float | None = None
 
-    def show(self, values: Mapping[str, int | None], at: float, mark_time: float | None,
+    def show(self, values: Mapping[str, int | None], *, since: Mapping[str, int | None] | None,
              note: str = "", rates: Mapping[str, float] | None = None) -> None:
-        if mark_time != self._mark:
-            self._mark = mark_time
-            self._baseline = dict(values) if mark_time is not None else None
-        own: dict[str, float] = {}
-        if self._prev is not None and at > self._prev[0]:
-            dt = at - self._prev[0]
-            for k, v in values.items():
-                old = self._prev[1].get(k)
-                if v is not None and old is not None and v >= old:
-                    own[k] = (v - old) / dt
-        self._prev = (at, dict(values))
-        own.update(rates or {})
-
+        """``since``: counts since the mark by counter (None: no mark set);
+        ``rates``: per second by counter, None for one not measured yet."""
+        rates = rates or {}
         t = Table(title=self.title, title_justify="left", title_style="bold", box=None,
                   expand=True, padding=(0, 1), show_header=bool(values))
         t.add_column("counter", style="cyan", no_wrap=True)
         t.add_column("value", justify="right")
         t.add_column("/s", justify="right")
-        if self._baseline is not None:  # the column only means something once marked
+        if since is not None:  # the column only means something once marked
             t.add_column("since mark", justify="right")
         for k, v in values.items():
-            r = own.get(k)
+            r = rates.get(k)
             moved = r is not None and r > 0
-            cells = [k, fmt.count(v), Text(fmt.rate(r), style="bold yellow" if moved else "")]
-            if self._baseline is not None:
-                base = self._baseline.get(k)
-                cells.append(fmt.count(max(v - base, 0)) if v is not None and base is not None
-                             else "")
+            shown = fmt.rate(r) if k in rates else ""  # a counter no rate is kept of
+            cells = [k, fmt.count(v), Text(shown, style="bold yellow" if moved else "")]
+            if since is not None:
+                cells.append(fmt.count(since.get(k)))
             t.add_row(*cells)
         if note:
             t.caption = note

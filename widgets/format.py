@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 BARS = "▁▂▃▄▅▆▇█"
+NO_RATE = "–"  # a rate not measured yet (a counter seen once)
 
 
 def count(n: int | None) -> str:
@@ -25,9 +26,9 @@ def count(n: int | None) -> str:
 
 
 def rate(per_second: float | None, unit: str = "") -> str:
-    """packets or bytes per second; '' when unknown (first refresh), '0' when idle."""
+    """packets or bytes per second; NO_RATE until measured (never a 0 not measured)."""
     if per_second is None:
-        return ""
+        return NO_RATE
     if per_second == 0:
         return "0"
     if per_second < 10:
@@ -37,7 +38,7 @@ def rate(per_second: float | None, unit: str = "") -> str:
 
 def bits(bytes_per_second: float | None) -> str:
     if bytes_per_second is None:
-        return ""
+        return NO_RATE
     b = bytes_per_second * 8
     for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if b >= size:
@@ -46,14 +47,17 @@ def bits(bytes_per_second: float | None) -> str:
 
 
 def spark(values: Sequence[float], width: int = 10) -> str:
-    """The last ``width`` samples as bars scaled to their own maximum."""
+    """The last ``width`` samples as bars scaled to their own maximum, right-aligned:
+    time not observed is blank, not the lowest bar (which reads as "no traffic")."""
     values = list(values)[-width:]
     if not values:
         return ""
+    pad = " " * (width - len(values))
     top = max(values)
     if top <= 0:
-        return BARS[0] * len(values)
-    return "".join(BARS[min(int(v / top * (len(BARS) - 1) + 0.5), len(BARS) - 1)] for v in values)
+        return pad + BARS[0] * len(values)
+    return pad + "".join(BARS[min(int(v / top * (len(BARS) - 1) + 0.5), len(BARS) - 1)]
+                         for v in values)
 
 
 def vlan_path(local: int | str | None, segid: int | None, network_type: str | None) -> str:

@@ -414,8 +414,8 @@ async def test_sort_cycles_table_rate_packets(shared_lab, ping):
 
 
 def _number(cell: str) -> float:
-    """'1.5', '12', '1.2k', '' -> a float to compare (what fmt.rate/count print)."""
-    if not cell:
+    """'1.5', '12', '1.2k', '', '–' -> a float to compare (what fmt.rate/count print)."""
+    if not cell or cell == "–":  # not measured yet
         return 0.0
     scale = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
     return float(cell[:-1]) * scale[cell[-1]] if cell[-1] in scale else float(cell)

@@ -80,14 +80,14 @@ async def test_hidden_column_leaves_no_blank_header():
 async def test_counter_panel_shows_since_mark_only_once_marked():
     panel = CounterPanel("OpenFlow port counters")
     async with _One(panel).run_test(size=(80, 24)) as pilot:
-        panel.show({"rx packets": 10}, 100.0, None, rates={"rx packets": 2.0})
+        panel.show({"rx packets": 10}, since=None, rates={"rx packets": 2.0})
         await pilot.pause()
         text = "\n".join(line.text for line in panel.render_lines(panel.region.reset_offset))
         assert "since mark" not in text and "2.0" in text  # the caller's rate, at once
-        panel.show({"rx packets": 10}, 101.0, 100.5)
-        panel.show({"rx packets": 15}, 102.0, 100.5)
+        panel.show({"rx packets": 15}, since={"rx packets": 5}, rates={"rx packets": None})
         await pilot.pause()
         text = "\n".join(line.text for line in panel.render_lines(panel.region.reset_offset))
         assert "since mark" in text
         rx = next(line for line in text.splitlines() if "rx packets" in line)
-        assert rx.split()[-1] == "5"  # 15 now, 10 when the mark was set
+        assert rx.split()[-1] == "5"  # the session's baseline, not the panel's first sight
+        assert rx.split()[-2] == "–"  # no rate measured: a dash, never a 0

@@ -94,8 +94,8 @@ class FlowDetailScreen(NodeScreen):
         rate = refresh.rate(flow)
         since = refresh.since_mark(flow)
         values = {"packets": str(flow.n_packets), "bytes": str(flow.n_bytes),
-                  "pps": fmt.rate(rate[0]) if rate else "",
-                  "bps": fmt.bits(rate[1]) if rate else ""}
+                  "pps": fmt.rate(rate[0] if rate else None),
+                  "bps": fmt.bits(rate[1] if rate else None)}
         if since is not None:  # only once a mark is set
             values["since mark"] = fmt.count(since[0])
         values["trend (30 s)"] = fmt.spark(refresh.history.get(flow.key, ()), 30)

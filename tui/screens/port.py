@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from model.join import PortView
 from model.scopes import Scope
+from node import mark as marks
 from node.session import Refresh
 from tui.navigation import OpenFlows, OpenInstance, OpenPath, OpenTrace, OpenVlan
 from tui.screens.base import NodeScreen
@@ -27,11 +28,9 @@ def _kv(title: str, pairs: list[tuple[str, object]]) -> Table:
     return t
 
 
-def _rates(r: tuple[float, float, float, float] | None) -> dict[str, float]:
-    """The session's (rx_pps, tx_pps, rx_Bps, tx_Bps) as counter names."""
-    if r is None:
-        return {}
-    return dict(zip(("rx packets", "tx packets", "rx bytes", "tx bytes"), r))
+def _rates(r: tuple[float, float, float, float] | None) -> dict[str, float | None]:
+    """The session's (rx_pps, tx_pps, rx_Bps, tx_Bps) as counter names (None: not yet)."""
+    return dict(zip(("rx packets", "tx packets", "rx bytes", "tx bytes"), r or (None,) * 4))
 
 
 class PortScreen(NodeScreen):
@@ -143,35 +142,27 @@ class PortScreen(NodeScreen):
             pairs.append((f"other_config:{k}", v))
         self.query_one("#ovs", Static).update(_kv("OVSDB (Port + Interface)", pairs))
 
-        mark = refresh.mark_time
+        mark = refresh.mark
         ofc = model.port_counters.get((pv.bridge, "LOCAL" if pv.name == pv.bridge else pv.name))
         self.query_one("#ofport", CounterPanel).show(
-            {} if ofc is None else {
-                "rx packets": ofc.rx_packets, "tx packets": ofc.tx_packets,
-                "rx bytes": ofc.rx_bytes, "tx bytes": ofc.tx_bytes,
-                "rx dropped": ofc.rx_dropped, "tx dropped": ofc.tx_dropped,
-                "rx errors": ofc.rx_errors, "tx errors": ofc.tx_errors},
-            refresh.at, mark, note="" if ofc else "no counters (ovs-ofctl dump-ports)",
+            marks.values(ofc, marks.PORT_FIELDS),
+            since=None if mark is None else mark.port(ofc) if ofc else {},
+            note="" if ofc else "no counters (ovs-ofctl dump-ports)",
             rates=_rates(refresh.port_rates.get((pv.bridge, ofc.port)) if ofc else None))
         link = pv.link
         self.query_one("#netlink", CounterPanel).show(
-            {} if link is None else {
-                "rx packets": link.rx_packets, "tx packets": link.tx_packets,
-                "rx bytes": link.rx_bytes, "tx bytes": link.tx_bytes,
-                "rx dropped": link.rx_dropped, "tx dropped": link.tx_dropped,
-                "rx errors": link.rx_errors, "tx errors": link.tx_errors},
-            refresh.at, mark, rates=_rates(refresh.link_rates.get(link.ifname) if link else None),
+            marks.values(link, marks.LINK_FIELDS),
+            since=None if mark is None else mark.link(link) if link else {},
+            rates=_rates(refresh.link_rates.get(link.ifname) if link else None),
             note=(f"{link.operstate}  mtu {link.mtu}  {link.mac}  kind {link.kind or '-'}"
                   f"  master {link.master or '-'}") if link else
                  "no such device in the netlink namespace read (--netns)")
         tap = pv.tap or pv.name
         vs = model.vnic_stats.get(tap)
         self.query_one("#libvirt", CounterPanel).show(
-            {} if vs is None else {
-                "rx packets": vs.rx_packets, "tx packets": vs.tx_packets,
-                "rx bytes": vs.rx_bytes, "tx bytes": vs.tx_bytes,
-                "rx dropped": vs.rx_drop, "tx dropped": vs.tx_drop},
-            refresh.at, mark, rates=_rates(refresh.vnic_rates.get(tap)),
+            marks.values(vs, marks.VNIC_FIELDS),
+            since=None if mark is None else mark.vnic(vs) if vs else {},
+            rates=_rates(refresh.vnic_rates.get(tap)),
             note=(f"{inst.domain.name} vNIC {pv.vnic_mac} target {tap}" if inst else
                   "no libvirt domain owns this port"))
 

@@ -109,7 +109,8 @@ class VlanScreen(NodeScreen):
                                    else ("" if pv.owner == "unknown" else pv.owner),
                                    pv.vnic_mac or (pv.interface.attached_mac if pv.interface else "") or "",
                                    pv.link_state or "?",
-                                   f"{rows.fmt.rate(r[0])}/{rows.fmt.rate(r[1])}" if r else ""]))
+                                   f"{rows.fmt.rate(r[0])}/{rows.fmt.rate(r[1])}" if r
+                                   else rows.fmt.rate(None)]))
         self.query_one("#members", KeyedTable).sync(members)
         flows = [f for f in (v.egress_flow, v.ingress_flow) if f is not None]
         self._keys = {rows.flow_key_text(f): f for f in flows}
