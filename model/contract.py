@@ -27,6 +27,12 @@ network: ``segmentation_id`` is its VNI, ``egress_flow`` the br-tun flow
 turning the local VLAN into the VNI, ``ingress_flow`` the one turning it
 back) and ``duplicate_flows`` (other flows of the same table and priority
 translating into that local VLAN: problem ``duplicate-vlan-translation``).
+
+Added since: ``checks``, one entry per kind of problem looked for:
+``{"kind", "status": "ran" | "partial" | "not run", "why", "missing_sources"}``.
+``problems`` is a verdict only for checks whose status is ``ran`` (and, for
+``partial``, for the part of the node that was read); a source that was not
+read is in ``sources`` with status ``error`` (never read) or ``stale``.
 """
 
 from __future__ import annotations
@@ -168,4 +174,7 @@ def to_contract(model: NodeModel) -> dict:
                                 for d in model.flows.values() for line in d.unparsed],
         "problems": [{"kind": p.kind, "subject": p.subject, "detail": p.detail}
                      for p in model.problems],
+        # Which checks ran: "problems" is only a verdict for those whose status is "ran".
+        "checks": [{"kind": c.kind, "status": c.status, "why": c.why,
+                    "missing_sources": list(c.missing)} for c in model.checks],
     }

@@ -133,7 +133,8 @@ def build_model(obs: Observation, detail_of: DetailOf) -> NodeModel:
     chassis = chassis_of(obs)
     if chassis is not None:  # ML2/OVN: the same ports and owners, OVN's networks
         return refine(model, obs, chassis, detail_of)
-    return replace(model, problems=find_problems(model))
+    problems, checks = find_problems(model)
+    return replace(model, problems=problems, checks=checks)
 
 
 def _find_port_for_vnic(v: Vnic, uuid: str, ovs_port_of_iface: Mapping[str, str],

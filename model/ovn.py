@@ -179,7 +179,7 @@ class _Localnet:
 def refine(model: NodeModel, obs: Observation, chassis: OvnChassis,
            detail_of: DetailOf) -> NodeModel:
     """The ML2/OVS join's ports and owners, with OVN's networks and problems."""
-    base_problems = find_problems(model)  # before OVN's networks replace the VLAN map
+    base_problems, checks = find_problems(model)  # before OVN's networks replace the VLAN map
     int_br = chassis.integration_bridge if any(
         b.name == chassis.integration_bridge for b in model.bridges) else model.integration_bridge
     sb = obs.ovn_sb
@@ -243,7 +243,7 @@ def refine(model: NodeModel, obs: Observation, chassis: OvnChassis,
     problems = [p for p in base_problems
                 if not (p.kind == "orphan-port" and _own(model, p.subject, localports))]
     problems += _ovn_problems(model, obs, chassis, int_ports, table0, localnets, vif_dp)
-    return replace(model, problems=tuple(problems),
+    return replace(model, problems=tuple(problems), checks=checks,
                    ovn=OvnView(chassis=chassis, southbound=sb,
                                egress_tables=tuple(sorted(egress_tables)),
                                localports=frozenset(localports)))

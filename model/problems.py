@@ -1,7 +1,10 @@
-"""The problems an operator is shown, each only when the outputs read show it.
+"""The problems an operator is shown, each only when the outputs read show it,
+and which checks could run to find them.
 
 A problem drawn from a source that was not read would be a verdict from
-unread data: every check below first asks whether its source was read.
+unread data: every check first asks whether its source was read, and says
+whether it ran, ran on part of the node, or could not run and why, so "no
+problems" is never said of a node whose sources could not be read.
 """
 
 from __future__ import annotations
@@ -10,14 +13,105 @@ from typing import Mapping
 
 from model.neutron import DEAD_VLAN, TUNNEL_NETWORKS
 from model.records import FlowDump, Vnic
-from model.views import NodeModel, Problem
+from model.views import Check, NodeModel, Problem
+
+# Each kind of problem and the sources it is found from.
+CHECKS: Mapping[str, tuple[str, ...]] = {
+    "dead-vlan": ("ovsdb",),
+    "interface-error": ("ovsdb",),
+    "orphan-port": ("ovsdb", "libvirt"),
+    "unplugged-vif": ("ovsdb", "libvirt"),
+    "missing-vlan-translation": ("ovsdb", "openflow"),
+    "vlan-mismatch": ("ovsdb", "openflow"),
+    "duplicate-vlan-translation": ("ovsdb", "openflow"),
+}
 
 # Every kind find_problems reports (the exporter exports each, at 0 too).
 KINDS = ("dead-vlan", "orphan-port", "unplugged-vif", "missing-vlan-translation",
          "vlan-mismatch", "interface-error", "duplicate-vlan-translation")
 
 
-def find_problems(model: NodeModel) -> tuple[Problem, ...]:
+def find_problems(model: NodeModel) -> tuple[tuple[Problem, ...], tuple[Check, ...]]:
+    checks = _checks(model)
+    ran = {c.kind for c in checks if c.status != "not run"}
+    return tuple(p for p in _problems(model) if p.kind in ran), checks
+
+
+def verdict(model: NodeModel) -> tuple[str, bool]:
+    """'2 problems', 'no problems found', '0 problems; 4 of 6 checks could not run
+    (ovsdb, libvirt not read)': the one sentence every problem count is shown as,
+    and whether it is a clean bill (nothing found and every check ran)."""
+    n = len(model.problems)
+    found = f"{n} problem{'s' if n != 1 else ''}"
+    short = [c for c in model.checks if c.status != "ran"]
+    if not short:
+        return (found if n else "no problems found"), n == 0
+    missing = sorted({s for c in short for s in c.missing})
+    unread = f"{', '.join(missing)} not read"
+    if all(c.status == "not run" for c in model.checks):
+        return f"no check could run ({unread})", False
+    not_run = sum(1 for c in short if c.status == "not run")
+    part = sum(1 for c in short if c.status == "partial")
+    said = []
+    if not_run:
+        said.append(f"{not_run} of {len(model.checks)} checks could not run")
+    if part:
+        said.append(f"{part} ran on part of the node")
+    return f"{found}; {', '.join(said)} ({unread})", False
+
+
+def _state_detail(model: NodeModel, source: str) -> str:
+    state = next((s for s in model.sources if s.source == source), None)
+    if state is None or not state.detail:
+        return f"{source} not read"
+    return f"{source} not read: {state.detail}"
+
+
+def _checks(model: NodeModel) -> tuple[Check, ...]:
+    have = {"ovsdb": model.ovsdb_known, "libvirt": model.domains_known}
+    unread_flows = _unread_flow_bridges(model)
+    needed_flows = _needed_flow_bridges(model)
+    out = []
+    for kind, sources in CHECKS.items():
+        missing = tuple(s for s in sources if s != "openflow" and not have[s])
+        if missing:
+            out.append(Check(kind, "not run", "; ".join(_state_detail(model, s) for s in missing),
+                             missing))
+            continue
+        if "openflow" in sources and needed_flows:
+            unread = [b for b in needed_flows if b in unread_flows]
+            if unread:
+                status = "not run" if len(unread) == len(needed_flows) else "partial"
+                why = (f"flows of {', '.join(unread)} not read"
+                       + (f": {unread_flows[unread[0]]}" if unread_flows[unread[0]] else ""))
+                out.append(Check(kind, status, why, ("openflow",)))
+                continue
+        out.append(Check(kind, "ran"))
+    return tuple(out)
+
+
+def _needed_flow_bridges(model: NodeModel) -> list[str]:
+    """The bridges whose flows the translation checks read: br-int and the physical ones."""
+    bridges = {v.bridge for v in model.vlans} | {v.physical_bridge for v in model.vlans
+                                                  if v.physical_bridge}
+    if model.integration_bridge:
+        bridges.add(model.integration_bridge)
+    return sorted(bridges)
+
+
+def _unread_flow_bridges(model: NodeModel) -> dict[str, str]:
+    """Bridge -> why its flows are not known ("" when not dumped yet)."""
+    out = {}
+    for b in model.bridges:
+        dump = model.flows.get(b.name)
+        if dump is None:
+            out[b.name] = ""
+        elif dump.error is not None:
+            out[b.name] = dump.error
+    return out
+
+
+def _problems(model: NodeModel) -> list[Problem]:
     out: list[Problem] = []
     for pv in model.ports:
         i = pv.interface
@@ -70,7 +164,7 @@ def find_problems(model: NodeModel) -> tuple[Problem, ...]:
             out.append(Problem("vlan-mismatch", subject,
                                f"ports say segmentation_id {v.segmentation_id} but the flows "
                                f"translate local VLAN {v.local_vlan} to {v.flow_segmentation_id}"))
-    return tuple(out)
+    return out
 
 
 def _missing_translation(model: NodeModel, v, subject: str) -> list[Problem]:

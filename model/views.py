@@ -36,6 +36,16 @@ class Problem:
 
 
 @dataclass(frozen=True, slots=True)
+class Check:
+    """One kind of problem looked for (model/problems.py), and whether it could be."""
+
+    kind: str
+    status: str  # "ran", "partial" (part of the node unread) or "not run"
+    why: str = ""  # for partial and not run: what was not read, and why
+    missing: tuple[str, ...] = ()  # the sources it lacked ("ovsdb", "openflow", "libvirt")
+
+
+@dataclass(frozen=True, slots=True)
 class PortView:
     """An OVS port with everything known about it from the other sources."""
 
@@ -173,6 +183,7 @@ class NodeModel:
     flows: Mapping[str, FlowDump]
     problems: tuple[Problem, ...]
     sources: tuple[SourceState, ...] = ()
+    checks: tuple[Check, ...] = ()  # which checks ran: a verdict only on what was read
     domains_known: bool = False  # libvirt was read (else no ownership problems)
     ovsdb_known: bool = False  # OVSDB was read (else no vNIC is "on no bridge")
     port_counters: Mapping[tuple[str, str], PortCounters] = field(default_factory=dict)

@@ -159,10 +159,11 @@ class FakeBackend:
     """A fake ``Backend`` for widget and snapshot tests only: every refresh
     returns the same seed ``Refresh`` (with a mark once one is asked for)."""
 
-    def __init__(self, *, marked: bool = False) -> None:
+    def __init__(self, *, marked: bool = False, refresh: Refresh | None = None) -> None:
+        """``refresh``: serve this one instead of the seed's (e.g. unread_refresh())."""
         self.refreshes = 0
-        self._plain = seed_refresh()
-        self._marked = seed_refresh(marked=True)
+        self._plain = refresh or seed_refresh()
+        self._marked = refresh or seed_refresh(marked=True)
         self.marked = marked
 
     def start(self, loop: asyncio.AbstractEventLoop, changed: Callable[[str], None]) -> None:
@@ -180,3 +181,15 @@ class FakeBackend:
 
     def clear_mark(self) -> None:
         self.marked = False
+
+
+def unread_refresh() -> Refresh:
+    """A node none of whose sources could be read (every one in error)."""
+    why = {"ovsdb": "cannot connect to unix:/nonexistent (pass --db or set OVS_RUNDIR)",
+           "openflow": "not read: bridges unknown while OVSDB is unavailable",
+           "libvirt": "cannot open qemu:///nonexistent read-only",
+           "netlink": "cannot read links"}
+    obs = Observation(hostname=HOSTNAME,
+                      sources=tuple(SourceState(s, "error", d) for s, d in why.items()))
+    return Refresh(model=build_model(obs, openflow.flow_detail), deltas=MappingProxyType({}),
+                   history=MappingProxyType({}), mark=None, took=0.01, at=AT, clock=TAKEN_AT)

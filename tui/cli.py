@@ -18,7 +18,15 @@ from lab import ovn as labovn
 
 
 class _Parser(argparse.ArgumentParser):
-    """One line on a usage error, exit status 2: scripts and humans both cope."""
+    """One line on a usage error, exit status 2: scripts and humans both cope.
+
+    No abbreviated flags: which flags were given is read from the arguments
+    (see refuse_unused), and a prefix that means one flag today may mean
+    another once a flag is added."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -124,13 +132,21 @@ def check_from(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error(f"--from reads a saved node; it cannot be combined with {', '.join(given)}")
 
 
+# The one exit-status rule of `snapshot`, for every source (also in the README).
+SNAPSHOT_EXIT = ("exit status: 0 every source (ovsdb, openflow, libvirt, netlink) was read; "
+                 "1 a source could not be read (one line on stderr for each, saying why; "
+                 "the output still has what was read); 2 usage error")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="ovsvlan-tui",
-                description="Live view of Open vSwitch VLAN networking on an OpenStack compute node.")
+                description="Live view of Open vSwitch VLAN networking on an OpenStack compute node.",
+                epilog="snapshot " + SNAPSHOT_EXIT)
     _connection_flags(p, suppress=False)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    snap = sub.add_parser("snapshot", help="print the joined node model once and exit")
+    snap = sub.add_parser("snapshot", help="print the joined node model once and exit",
+                          epilog=SNAPSHOT_EXIT)
     snap.add_argument("--json", action="store_true",
                       help="one JSON object (schema ovsvlan-tui/snapshot/1) instead of a tree, "
                            "on one line")
@@ -191,6 +207,35 @@ def endpoint_flags(endpoints: Endpoints) -> list[str]:
     flags = ["--db", endpoints.db, "--ovs-rundir", endpoints.ovs_rundir,
              "--libvirt", endpoints.libvirt]
     return flags + (["--netns", endpoints.netns] if endpoints.netns else [])
+
+
+# The connection flags each command reads; any other one given is refused
+# (it would do nothing, and the operator would believe it did something).
+CONNECTION_FLAGS = ("--db", "--ovs-rundir", "--libvirt", "--netns", "--lab", "--lab-name",
+                    "--interval")
+USES = {
+    None: set(CONNECTION_FLAGS),  # the TUI
+    "snapshot": set(CONNECTION_FLAGS) - {"--interval"},  # reads once: no interval
+    "trace": set(CONNECTION_FLAGS) - {"--interval"},  # traces once
+    "exporter": set(CONNECTION_FLAGS),
+    "lab": {"--lab-name"},
+}
+
+
+def refuse_unused(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                  argv: list[str]) -> None:
+    """A usage error (one line, exit 2) for a flag the command does not use."""
+    given = []
+    for token in argv:
+        if token == "--":
+            break
+        flag = token.split("=", 1)[0]
+        if flag in CONNECTION_FLAGS and flag not in given:
+            given.append(flag)
+    unused = [f for f in given if f not in USES[args.command]]
+    if unused:
+        what = f"ovsvlan-tui {args.command}" if args.command else "the TUI"
+        parser.error(f"{', '.join(unused)} does nothing for {what}: leave it out")
 
 
 def resolve_endpoints(args: argparse.Namespace) -> Endpoints:
@@ -308,9 +353,11 @@ def _saved(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     args = parser.parse_args(argv)
     check_from(parser, args)
+    refuse_unused(parser, args, argv)
     try:
         if args.command == "lab":
             return _lab_command(args)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from collectors.endpoints import Endpoints
 from model.contract import to_contract
 from model.join import NodeModel
+from model.problems import verdict
 from node.once import collect_once
 from node.session import NodeSession
 from node.sources import SavedSources
@@ -68,13 +69,20 @@ def print_model(model: NodeModel, *, as_json: bool, pretty: bool = False) -> int
         from rich.console import Console
 
         Console().print(render_tree(model))
-    ovsdb_state = next((s for s in model.sources if s.source == "ovsdb"), None)
-    ovsdb_down = ovsdb_state is not None and ovsdb_state.status == "error"
-    for s in model.sources:
+    return exit_status(model)
+
+
+def exit_status(model: NodeModel) -> int:
+    """0 when every source was read; else 1, with one line per source on stderr
+    (the rule is tui.cli.SNAPSHOT_EXIT, for every source alike)."""
+    unread = [s for s in model.sources if s.status not in ("live", "saved")]
+    ovsdb_down = any(s.source == "ovsdb" for s in unread)
+    for s in unread:
         # flows are not read without OVSDB's bridge list: one cause, one line
-        if s.status == "error" and not (s.source == "openflow" and ovsdb_down):
-            print(f"ovsvlan-tui: {s.source}: {s.detail}", file=sys.stderr)
-    return 1 if ovsdb_down else 0
+        if not (s.source == "openflow" and ovsdb_down):
+            print(f"ovsvlan-tui: {s.source}: {s.status}: {s.detail or 'not read'}",
+                  file=sys.stderr)
+    return 1 if unread else 0
 
 
 def _vlan_text(local, segid, net_type, datapath=None) -> str:
@@ -90,6 +98,7 @@ def _vlan_text(local, segid, net_type, datapath=None) -> str:
 
 def render_tree(model: NodeModel) -> Tree:
     """The model as an operator reads it: instances first, then VLANs, bridges, problems."""
+    from rich.markup import escape
     from rich.tree import Tree
 
     root = Tree(f"[bold]{model.hostname}[/]  OVS {model.ovs_version or '?'}")
@@ -147,7 +156,11 @@ def render_tree(model: NodeModel) -> Tree:
             bn.add(f"{pv.ofport if pv.ofport is not None else '?'}: {pv.name} "
                    f"({', '.join(extra)})")
 
-    prob = root.add(f"problems ({len(model.problems)})")
+    said, _clean = verdict(model)
+    prob = root.add(f"problems ({len(model.problems)}): {escape(said)}")
     for p in model.problems:
-        prob.add(f"[red]{p.kind}[/] {p.subject}: {p.detail}")
+        prob.add(f"[red]{p.kind}[/] {escape(p.subject)}: {escape(p.detail)}")
+    for c in model.checks:
+        if c.status != "ran":
+            prob.add(f"[yellow]check {c.kind} {c.status}[/]: {escape(c.why)}")
     return root

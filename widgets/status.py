@@ -39,9 +39,10 @@ class SourceBar(Static):
 
     def show(self, *, hostname: str, ovs_version: str | None, datapaths: Sequence[str],
              sources: Sequence[SourceState], interval: float, adapted: bool,
-             paused: bool, mark_age: float | None, problems: int,
-             now: float | None = None) -> None:
-        """``now`` is the refresh's time, so the same refresh always reads the same."""
+             paused: bool, mark_age: float | None, problems: int, verdict: str = "",
+             clean: bool = True, now: float | None = None) -> None:
+        """``now`` is the refresh's time, so the same refresh always reads the same;
+        ``verdict`` is model.problems.verdict's sentence (``clean``: its second half)."""
         t = Text(no_wrap=False)
         t.append(hostname, style="bold")
         t.append(f"  OVS {ovs_version or '?'}")
@@ -58,8 +59,9 @@ class SourceBar(Static):
         if paused:
             t.append("  PAUSED", style="bold reverse yellow")
         t.append("  ")
-        t.append(f"{problems} problem{'s' if problems != 1 else ''}",
-                 style="bold red" if problems else "green")
+        # the verdict says which checks could not run: never "0 problems" alone then
+        t.append(verdict or f"{problems} problem{'s' if problems != 1 else ''}",
+                 style="bold red" if problems else "green" if clean else "bold yellow")
         errors = [s for s in sources if s.status in ("error", "stale") and s.detail]
         for s in errors:
             t.append(f"\n{s.source}: {s.detail}", style=_COLOURS.get(s.status, "red"))

@@ -75,7 +75,7 @@ async def _ofctl(
             return None, (
                 f"{OFCTL} {command} {bridge} failed ({why}): check that ovs-vswitchd is "
                 f"running, that bridge {bridge} exists and that its run directory is {where} "
-                f"(set OVS_RUNDIR or the rundir option otherwise)."
+                f"(otherwise pass --ovs-rundir DIR or set OVS_RUNDIR)."
             )
         return os.pread(out, os.fstat(out).st_size, 0).decode("utf-8", "replace"), None
     finally:

@@ -120,6 +120,7 @@ CONTRACT = {
     "flows": [{"bridge": STR, "table": INT, "priority": INT, "cookie": STR, "match": STR,
                "actions": STR, "n_packets": INT, "n_bytes": INT, "duration": (int, float)}],
     "problems": [{"kind": STR, "subject": STR, "detail": STR}],
+    "checks": [{"kind": STR, "status": STR, "why": STR, "missing_sources": [STR]}],
 }
 
 
@@ -262,7 +263,7 @@ def _lab_endpoints(lab: labmod.Lab, **override: str) -> list[str]:
 def test_unreachable_libvirt_is_reported_and_ovs_still_shown(shared_lab):
     proc = cli("snapshot", "--json", *_lab_endpoints(shared_lab, libvirt="test:///nonexistent.xml"))
     assert "Traceback" not in proc.stderr
-    assert proc.returncode == 0
+    assert proc.returncode == 1  # a source unreadable, whichever it is
     doc = json.loads(proc.stdout)
     (state,) = [s for s in doc["sources"] if s["source"] == "libvirt"]
     assert state["status"] == "error" and "test:///nonexistent.xml" in state["detail"]
@@ -272,6 +273,25 @@ def test_unreachable_libvirt_is_reported_and_ovs_still_shown(shared_lab):
     assert vlan(doc, 2)["egress_flow"] is not None and vlan(doc, 2)["ingress_flow"] is not None
     assert len(doc["flows"]) > 0
     assert problems(doc, "orphan-port") == []  # unknown owners are not orphans
+    checks = {c["kind"]: c for c in doc["checks"]}
+    assert checks["orphan-port"]["status"] == "not run"
+    assert checks["orphan-port"]["missing_sources"] == ["libvirt"]
+    assert checks["missing-vlan-translation"]["status"] == "ran"
+
+
+def test_unreadable_openflow_exits_1_and_names_the_flag_to_fix_it(shared_lab):
+    """The same rule as every other source: never exit 0 on flows that were not read."""
+    proc = cli("snapshot", "--json", *_lab_endpoints(shared_lab, ovs_rundir="/nonexistent"))
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    (state,) = [s for s in doc["sources"] if s["source"] == "openflow"]
+    assert state["status"] == "error"  # never read: not "stale"
+    assert "--ovs-rundir" in state["detail"] and "rundir option" not in state["detail"]
+    assert [line for line in proc.stderr.splitlines() if line.strip()] == [
+        f"ovsvlan-tui: openflow: error: {state['detail']}"]
+    checks = {c["kind"]: c["status"] for c in doc["checks"]}
+    assert checks["missing-vlan-translation"] == checks["vlan-mismatch"] == "not run"
+    assert checks["dead-vlan"] == "ran"
 
 
 def test_unreachable_ovsdb_exits_1_with_one_line_and_shows_the_rest(shared_lab):

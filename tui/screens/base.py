@@ -9,6 +9,7 @@ from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
 
+from model.problems import verdict
 from node.session import Refresh
 from tui.navigation import Feed, WantFeed
 from widgets.status import Breadcrumb, SourceBar
@@ -49,6 +50,7 @@ class NodeScreen(Screen):
         refresh = feed.refresh
         self.shown = refresh
         model = refresh.model
+        said, clean = verdict(model)
         try:
             bar = self.query_one(SourceBar)
         except NoMatches:  # pushed but not composed yet: on_screen_resume asks again
@@ -63,6 +65,8 @@ class NodeScreen(Screen):
             paused=feed.paused,
             mark_age=(refresh.at - refresh.mark_time) if refresh.mark_time is not None else None,
             problems=len(model.problems),
+            verdict=said,
+            clean=clean,
             now=refresh.at,
         )
         self.show(refresh)

@@ -9,6 +9,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from model.scopes import Scope
+from model.problems import verdict
 from node.session import Refresh
 from tui import rows
 from tui.navigation import OpenFlows, OpenInstance, OpenPath, OpenPort, OpenVlan
@@ -83,14 +84,15 @@ class OverviewScreen(NodeScreen):
             note = pane_state(model.sources, names, refresh.at)
             self.query_one(pane).border_subtitle = note
         line = Text()
+        said, clean = verdict(model)
         if model.problems:
-            line.append(f"{len(model.problems)} problem(s): ", style="bold red")
+            line.append(f"{said}: ", style="bold red")
             line.append("; ".join(f"{p.kind} {p.subject}" for p in model.problems[:4]))
             if len(model.problems) > 4:
                 line.append(" …")
             line.append("  [!: list]", style="dim")
         else:
-            line.append("no problems found", style="green")
+            line.append(said, style="green" if clean else "bold yellow")
         self.query_one("#problems-line", Static).update(line)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
+from model.problems import verdict
 from node.session import Refresh
 from tui.navigation import OpenSubject
 from tui.screens.base import NodeScreen
@@ -32,15 +33,21 @@ class ProblemsScreen(NodeScreen):
         self.query_one("#problems").focus()
 
     def show(self, refresh: Refresh) -> None:
-        problems = self._shown = refresh.model.problems
+        model = refresh.model
+        problems = self._shown = model.problems
+        said, clean = verdict(model)
         summary = Text()
         if problems:
-            summary.append(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}",
-                           style="bold red")
+            summary.append(said, style="bold red")
             summary.append("   Enter: go to the port, tap or VLAN concerned", style="dim")
-        else:
+        elif clean:
             summary.append("no problems found: no dead VLAN, orphan or unplugged port, missing "
                            "VLAN translation or interface error", style="green")
+        else:
+            summary.append(said, style="bold yellow")
+        for check in model.checks:
+            if check.status != "ran":
+                summary.append(f"\n{check.kind}: {check.status}: {check.why}", style="yellow")
         self.query_one("#summary", Static).update(summary)
         table = self.query_one("#problems", KeyedTable)
         table.display = bool(problems)  # no header over an empty list
