@@ -28,7 +28,8 @@ from node.sources import SOURCES
 # seconds; a steady refresh is ~0.15 s at 50k flows, a cold one ~1.5 s
 REFRESH_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 # every kind the model reports (model/problems.py, and model/ovn.py on an OVN
-# chassis), exported at 0 too, so "no problem" is a value and not a missing series
+# chassis), exported at 0 too, so "no problem" is a value and not a missing series --
+# but not for a check that could not run (model.checks): no series, never a 0
 PROBLEM_KINDS = KINDS + ("unbound-port", "missing-bridge-mapping", "missing-localnet-patch")
 
 
@@ -173,7 +174,8 @@ def _ports(model: NodeModel) -> Iterator[Metric]:
 
 
 def _problems(model: NodeModel) -> Iterator[Metric]:
-    counts = dict.fromkeys(PROBLEM_KINDS, 0)
+    not_run = {c.kind for c in model.checks if c.status == "not run"}
+    counts = {kind: 0 for kind in PROBLEM_KINDS if kind not in not_run}
     present: set[tuple[str, str]] = set()
     for p in model.problems:
         counts[p.kind] = counts.get(p.kind, 0) + 1
@@ -189,6 +191,13 @@ def _problems(model: NodeModel) -> Iterator[Metric]:
         one.add_metric([kind, subject], 1.0)
     yield total
     yield one
+    check = GaugeMetricFamily("ovsvlan_check",
+                              "1 per kind of problem looked for, with whether its check ran "
+                              "(ran, partial: part of the node unread, not run)",
+                              labels=["kind", "status"])
+    for c in model.checks:
+        check.add_metric([c.kind, c.status], 1.0)
+    yield check
 
 
 def _flow_counts(model: NodeModel) -> Iterator[Metric]:

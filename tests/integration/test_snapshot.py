@@ -234,7 +234,7 @@ def test_connection_flags_work_before_the_subcommand_name_too(shared_lab, order)
 def test_an_explicit_flag_wins_over_the_lab_settings(shared_lab):
     proc = cli("snapshot", "--json", "--lab", "--lab-name", shared_lab.name,
                "--libvirt", "test:///nonexistent.xml")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # the libvirt given could not be read
     doc = json.loads(proc.stdout)
     (state,) = [s for s in doc["sources"] if s["source"] == "libvirt"]
     assert state["status"] == "error" and "test:///nonexistent.xml" in state["detail"]

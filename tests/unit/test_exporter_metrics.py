@@ -39,7 +39,7 @@ LIVE = tuple(SourceState(s, "live", "", 1713715200.0)
 def refresh_of(obs=None, **changes) -> Refresh:
     obs = obs or seed_observation(sources=LIVE)
     return Refresh(model=joined(obs), deltas=MappingProxyType({}), history=MappingProxyType({}),
-                   mark=None, mark_time=None, took=0.05, **changes)
+                   mark=None, took=0.05, **changes)
 
 
 def scrape(state: ExporterState, **kwargs) -> dict[str, dict[tuple, float]]:
@@ -197,3 +197,14 @@ def test_the_exposition_passes_promtools_lint():
     proc = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
                           text=True, timeout=30)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_check_that_could_not_run_exports_no_zero_problems():
+    """With libvirt unread, orphan-port has no series (not a 0 that reads "healthy")."""
+    obs = seed_observation(sources=LIVE)
+    got = scrape(ExporterState(refresh_of(replace(obs, domains=None))))
+    kinds = {dict(k)["kind"] for k in got["ovsvlan_problems"]}
+    assert "orphan-port" not in kinds and "unplugged-vif" not in kinds
+    assert "dead-vlan" in kinds
+    checks = {dict(k)["kind"]: dict(k)["status"] for k in got["ovsvlan_check"]}
+    assert checks["orphan-port"] == "not run" and checks["dead-vlan"] == "ran"
