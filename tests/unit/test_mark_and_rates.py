@@ -18,6 +18,7 @@ from collectors.endpoints import Endpoints
 from model.records import Link, PortCounters
 from node.rates import CounterWindow, FlowWindow
 from node.session import HISTORY, NodeSession
+from node.sources import LiveSources
 from tests.fakes import SEED, seed_observation
 
 EGRESS = 'priority=4,in_port="phy-br-provider",dl_vlan=2'  # the VLAN 2 -> 100 flow
@@ -76,15 +77,15 @@ def node(monkeypatch) -> Node:
 
 
 def a_session() -> NodeSession:
-    session = NodeSession(Endpoints(db="unix:/nonexistent/db.sock", ovs_rundir="/nonexistent",
-                                    libvirt="test:///default"), hostname="node")
-    session.set_ovsdb(seed_observation()[0].ovsdb)
-    return session
+    sources = LiveSources(Endpoints(db="unix:/nonexistent/db.sock", ovs_rundir="/nonexistent",
+                                    libvirt="test:///default"))
+    sources.set_ovsdb(seed_observation()[0].ovsdb)
+    return NodeSession(sources, hostname="node")
 
 
 def tap1(session: NodeSession) -> Link:
-    """The session's last read of tap1 (a link no OVS port is: the model has no view of it)."""
-    return next(l for l in session._links if l.ifname == "tap1")
+    """The last read of tap1 (a link no OVS port is: the model has no view of it)."""
+    return next(l for l in session.sources._links if l.ifname == "tap1")
 
 
 def egress(refresh):
@@ -109,7 +110,7 @@ def test_since_mark_counts_from_the_mark_for_every_source(node):
         assert r.since_mark(egress(r))[0] == moved
         eth0 = r.model.port_counters[("br-provider", "eth0")]
         assert r.mark.port(eth0)["rx packets"] == moved
-    session.links_changed()
+    session.sources.links_changed()
     node.links["tap1"] = (7, 120)
     r = session.refresh()
     assert r.mark.link(tap1(session))["rx packets"] == 20
@@ -144,7 +145,7 @@ def test_a_device_made_again_after_the_mark_counts_in_whole(node):
     session.request_mark()
     session.refresh()
     node.links["tap1"] = (9, 130)  # a new ifindex: deleted and re-created, 130 packets since
-    session.links_changed()
+    session.sources.links_changed()
     r = session.refresh()
     assert r.mark.link(tap1(session))["rx packets"] == 130
 
