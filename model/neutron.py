@@ -2,8 +2,9 @@
 
 Table numbers are neutron-lib's ``neutron_lib/plugins/ml2/ovs_constants.py``,
 read at two openstack/neutron-lib commits: 0964b73b (59 = packet rate limit)
-and ba77e765 (58 = packet rate limit, 59 = bandwidth rate limit), so the name
-of 59 says both. Older releases keep them in neutron's
+and ba77e765 (58 = packet rate limit, 59 = bandwidth rate limit). Each table
+has one plain name, today's; where a table meant something else in another
+release, TABLE_NOTES says so and the flow detail shows it. Older releases keep them in neutron's
 ``neutron/plugins/ml2/drivers/openvswitch/agent/common/constants.py`` (read at
 openstack/neutron 0db57a6a: no tables 3, 4, 30, 31, 58, 59, 61, 62, 77, 78,
 and table 2 is "DVR to src MAC (VLAN)"). Registers are the OVS firewall's
@@ -36,7 +37,7 @@ TABLE_NAMES: Mapping[int, str] = MappingProxyType({
     30: "local egress",
     31: "local IP",
     58: "packet rate limit",
-    59: "rate limit (bandwidth; packet rate before 58 existed)",
+    59: "bandwidth rate limit",
     60: "transient",
     61: "local MAC direct",
     62: "transient egress",
@@ -92,6 +93,20 @@ REGISTERS: Mapping[str, str] = MappingProxyType({
     "reg6": "network / conntrack zone",
     "reg7": "remote group",
 })
+
+
+# br-int tables whose meaning depends on the Neutron release (see the docstring).
+TABLE_NOTES: Mapping[int, str] = MappingProxyType({
+    59: "before table 58 existed (neutron-lib before ba77e765), table 59 was the packet "
+        "rate limit; since then it is the bandwidth rate limit",
+    2: "in releases that keep the tables in neutron itself (before neutron-lib), table 2 "
+       "is \"DVR to src MAC (VLAN)\"",
+})
+
+
+def table_note(bridge_role: BridgeRole | str, table: int) -> str:
+    """How a table's meaning changed between Neutron releases, or ""."""
+    return TABLE_NOTES.get(table, "") if bridge_role == "int" else ""
 
 
 def table_name(bridge_role: BridgeRole | str, table: int) -> str:

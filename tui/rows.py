@@ -120,6 +120,28 @@ def flow_pps(refresh: Refresh, flow: Flow | None) -> str | Text:
     return f"{fmt.rate(r[0] if r else None)} ({fmt.count(flow.n_packets)})"
 
 
+def nic_carries(v: VlanView) -> Text:
+    """What a physical NIC carries of one local VLAN, from the translation flows
+    that exist now (not from what the ports' other_config says it should):
+    'local VLAN 2 as VLAN 100', or which direction has no flow."""
+    t = Text()
+    egress, ingress = v.egress_flow, v.ingress_flow
+    if egress is None and ingress is None:
+        t.append(f"local VLAN {v.local_vlan}: no translation flow either way", style="bold red")
+        return t
+    if v.network_type == "flat":
+        t.append(f"local VLAN {v.local_vlan} untagged (flat)", style="bold")
+    else:
+        segment = v.flow_segmentation_id
+        t.append(f"local VLAN {v.local_vlan} as VLAN "
+                 f"{segment if segment is not None else '?'}", style="bold")
+    if egress is None:
+        t.append(f" inbound only: no egress flow on {v.physical_bridge or '?'}", style="bold red")
+    elif ingress is None:
+        t.append(f" outbound only: no ingress flow on {v.bridge}", style="bold red")
+    return t
+
+
 def vlan_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, dict]]:
     out = []
     for v in model.vlans:

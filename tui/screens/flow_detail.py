@@ -87,6 +87,9 @@ class FlowDetailScreen(NodeScreen):
         if name:
             head.append(f" ({name})")
         head.append(f"  priority {flow.priority}  cookie {flow.cookie:#x}")
+        note = neutron.table_note(role, flow.table)
+        if note:
+            head.append(f"\ntable {flow.table}: {note}", style="dim")
         if current is None:
             head.append("\nthis flow is gone (deleted or replaced)", style="bold red")
 

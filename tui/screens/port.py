@@ -14,6 +14,7 @@ from model.scopes import Scope
 from node import mark as marks
 from node.session import Refresh
 from tui.navigation import OpenFlows, OpenInstance, OpenPath, OpenTrace, OpenVlan
+from tui import rows
 from tui.screens.base import NodeScreen
 from widgets.counters import CounterPanel
 
@@ -114,11 +115,10 @@ class PortScreen(NodeScreen):
             path.append(f" patched to {i.peer} on {pv.peer_bridge or '?'}")
         carried = [v for v in model.vlans if v.physical_bridge == pv.bridge and pv.name in v.nics]
         if carried:
-            path.append("\nphysical NIC of " + pv.bridge + ", carries ")
-            path.append(", ".join(
-                f"local VLAN {v.local_vlan} " + ("untagged (flat)" if v.network_type == "flat"
-                                                 else f"as VLAN {v.segmentation_id}")
-                for v in carried), style="bold")
+            path.append("\nphysical NIC of " + pv.bridge + ", by the flows there now: ")
+            for n, v in enumerate(carried):
+                path.append("; " if n else "")
+                path.append_text(rows.nic_carries(v))
         keys = ["f: flows", "b: bridge flows"]
         if pv.port.tag is not None or vlan is not None:
             keys.append("v: VLAN")
