@@ -315,6 +315,13 @@ def table_name(model: NodeModel, bridge: str, table: int) -> str:
     return name if name is not None else neutron.table_name(bridge_role(model, bridge), table)
 
 
+def table_note(model: NodeModel, bridge: str, table: int) -> str:
+    """How the table's meaning changed between Neutron releases, or ""."""
+    if model.ovn is not None and bridge == model.integration_bridge:
+        return ""
+    return neutron.table_note(bridge_role(model, bridge), table)
+
+
 def describe_registers(model: NodeModel, bridge: str, regs) -> str:
     """Registers with what they hold: the OVS firewall's, or OVN's logical fields."""
     if model.ovn is not None and bridge == model.integration_bridge:

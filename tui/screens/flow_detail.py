@@ -87,7 +87,7 @@ class FlowDetailScreen(NodeScreen):
         if name:
             head.append(f" ({name})")
         head.append(f"  priority {flow.priority}  cookie {flow.cookie:#x}")
-        note = neutron.table_note(role, flow.table)
+        note = rows.table_note(model, flow.bridge, flow.table)
         if note:
             head.append(f"\ntable {flow.table}: {note}", style="dim")
         if current is None:
