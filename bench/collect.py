@@ -59,7 +59,7 @@ def measure(node: BenchNode, runs: int, interval: float = 1.0) -> dict:
 
     Pairs are interleaved so both see the same load on the machine.
     """
-    with opened(node.endpoints(), ovsdb_timeout=10.0) as session:
+    with opened(node.endpoints(), ovsdb_timeout=10.0, prefetch=False) as session:
         cold, refresh = timed_refresh(session)
         ovsdb_state = next(s for s in refresh.model.sources if s.source == "ovsdb")
         if ovsdb_state.status != "live":

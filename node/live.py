@@ -46,10 +46,19 @@ class LiveBackend:
         self._changed: Callable[[str], None] = lambda source: None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._retry: asyncio.TimerHandle | None = None
+        self._prefetching = False
+
+    def prefetch_flows(self) -> None:
+        """Start the first flow dumps now (see LiveSources.prefetch_flows): the
+        command line calls it before the UI's imports, start() otherwise."""
+        if not self._prefetching:
+            self._prefetching = True
+            self.sources.prefetch_flows()
 
     def start(self, loop: asyncio.AbstractEventLoop, changed: Callable[[str], None]) -> None:
         self._loop = loop
         self._changed = changed
+        self.prefetch_flows()
 
         def on_snapshot(snapshot) -> None:
             self.sources.set_ovsdb(snapshot)
@@ -134,3 +143,4 @@ class LiveBackend:
             await asyncio.to_thread(self._ovsdb.stop)
         if self._libvirt is not None:
             self._libvirt.close()
+        await asyncio.to_thread(self.sources.close)

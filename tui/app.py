@@ -381,8 +381,9 @@ class OvsVlanApp(App):
         return out
 
 
-def run_app(endpoints: Endpoints, *, interval: float = 1.0) -> int:
-    OvsVlanApp(LiveBackend(endpoints), interval=interval).run()
+def run_app(endpoints: Endpoints, *, interval: float = 1.0,
+            backend: LiveBackend | None = None) -> int:
+    OvsVlanApp(backend or LiveBackend(endpoints), interval=interval).run()
     return 0
 
 

@@ -384,9 +384,13 @@ def main(argv: list[str] | None = None) -> int:
             return run_trace(endpoints, port=args.port, to=args.to, proto=args.proto,
                              from_wire=args.from_wire, src=args.src, to_mac=args.to_mac,
                              as_json=args.json)
+        from node.live import LiveBackend
+
+        backend = LiveBackend(endpoints)
+        backend.prefetch_flows()  # the longest read starts before the UI's imports
         from tui.app import run_app
 
-        return run_app(endpoints, interval=args.interval or 1.0)
+        return run_app(endpoints, interval=args.interval or 1.0, backend=backend)
     except labmod.LabError as e:
         print(f"ovsvlan-tui: {e}", file=sys.stderr)
         return 1

@@ -41,6 +41,7 @@ from collectors.openflow.ofctl import (
     dump_flows,
     dump_flows_text,
     dump_ports,
+    mgmt_bridges,
 )
 from collectors.openflow.ports import parse_dump_ports, parse_ofctl_show
 from collectors.openflow.refresh import STATS_RETRY, refresh_table
@@ -50,6 +51,6 @@ from collectors.openflow.table import FlowDelta, FlowTable
 __all__ = [
     "DEFAULT_PRIORITY", "DEFAULT_RUNDIR", "OFCTL", "STATS_RETRY", "DumpText", "FlowDelta",
     "FlowStats", "FlowTable", "dump_flows", "dump_flows_text", "dump_ports", "flow_detail",
-    "flow_fields", "flow_stats", "parse_dump", "parse_dump_ports", "parse_flow_line",
+    "flow_fields", "flow_stats", "mgmt_bridges", "parse_dump", "parse_dump_ports", "parse_flow_line",
     "parse_ofctl_show", "refresh_table",
 ]

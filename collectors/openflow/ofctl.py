@@ -24,6 +24,16 @@ def run_dir(rundir: str | None) -> str:
     return str(rundir or os.environ.get("OVS_RUNDIR") or DEFAULT_RUNDIR)
 
 
+def mgmt_bridges(rundir: str | None) -> list[str]:
+    """The bridges whose management sockets are in the run directory (``<bridge>.mgmt``):
+    what ovs-vswitchd serves OpenFlow on, known before OVSDB answers."""
+    try:
+        names = os.listdir(run_dir(rundir))
+    except OSError:
+        return []
+    return sorted(n[:-5] for n in names if n.endswith(".mgmt") and len(n) > 5)
+
+
 async def _ofctl(
     command: str, bridge: str, rundir: str | None, timeout: float
 ) -> tuple[str | None, str | None]:

@@ -53,3 +53,38 @@ def test_a_snapshot_session_reads_flows_at_once(shared_lab):
     refresh = NodeSession(sources).refresh()
     assert not refresh.flows_pending
     assert len(refresh.model.flows["br-int"].flows) > 10
+
+
+def test_flows_dumped_before_ovsdb_answers_come_with_the_first_frame(shared_lab):
+    """The TUI starts the first flow dumps from the bridges' management sockets
+    while OVSDB is still connecting; the first frame with bridges then has them."""
+    endpoints = lab_endpoints(shared_lab)
+    sources = LiveSources(endpoints, topology_first=True)
+    sources.prefetch_flows().join()
+    sources.set_ovsdb(ovsdb.read_once(shared_lab.db))
+    sources.set_state(SourceState("ovsdb", "live"))
+    with LibvirtSource(endpoints.libvirt) as source:
+        sources.set_libvirt(source)
+        first = NodeSession(sources).refresh()
+    assert not first.flows_pending
+    assert len(first.model.flows["br-int"].flows) > 10
+    vlan2 = next(v for v in first.model.vlans if v.local_vlan == 2)
+    assert vlan2.egress_flow is not None and vlan2.ingress_flow is not None
+    assert first.model.problems == ()
+
+
+def test_a_prefetch_still_running_leaves_the_first_frame_to_the_topology(shared_lab):
+    """A topology-first reading never waits for the prefetch; the next one does."""
+    endpoints = lab_endpoints(shared_lab)
+    sources = LiveSources(endpoints, topology_first=True)
+    sources.set_ovsdb(ovsdb.read_once(shared_lab.db))
+    sources.set_state(SourceState("ovsdb", "live"))
+    session = NodeSession(sources)
+    sources.prefetch_flows()
+    first = session.refresh()
+    second = session.refresh()
+    if first.flows_pending:
+        assert first.model.flows == {}
+    assert not second.flows_pending
+    assert len(second.model.flows["br-int"].flows) > 10
+    sources.close()
