@@ -133,7 +133,7 @@ def _translations(model: NodeModel) -> Iterator[Metric]:
         for direction, flow in (("egress", v.egress_flow), ("ingress", v.ingress_flow)):
             if flow is None:
                 continue
-            values = [flow.bridge, direction, str(v.local_vlan), _label(v.segmentation_id),
+            values = [flow.bridge, direction, _label(v.local_vlan), _label(v.segmentation_id),
                       _label(v.network_type), _label(v.physical_network)]
             packets.add_metric(values, float(flow.n_packets))
             nbytes.add_metric(values, float(flow.n_bytes))

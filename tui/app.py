@@ -311,6 +311,13 @@ class OvsVlanApp(App):
                 if any(v.vnic.target == subject or v.vnic.mac == subject for v in inst.vnics):
                     self.open_instance(inst.domain.uuid)
                     return
+            if model.ovn is not None and any(p.subject == subject and p.kind in (
+                    "missing-bridge-mapping", "missing-localnet-patch") for p in model.problems):
+                # a physnet or a localnet port that has nothing on this node to open
+                self.notify(f"{subject}: see ovn-bridge-mappings "
+                            f"({', '.join(f'{k}:{v}' for k, v in model.ovn.chassis.bridge_mappings.items()) or 'empty'})",
+                            severity="warning")
+                return
             self.notify(f"{subject} is not on this node any more", severity="warning")
 
     def open_instance(self, uuid: str) -> None:
