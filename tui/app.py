@@ -314,9 +314,9 @@ class OvsVlanApp(App):
             if model.ovn is not None and any(p.subject == subject and p.kind in (
                     "missing-bridge-mapping", "missing-localnet-patch") for p in model.problems):
                 # a physnet or a localnet port that has nothing on this node to open
-                self.notify(f"{subject}: see ovn-bridge-mappings "
-                            f"({', '.join(f'{k}:{v}' for k, v in model.ovn.chassis.bridge_mappings.items()) or 'empty'})",
-                            severity="warning")
+                mappings = model.ovn.chassis.bridge_mappings
+                shown = ", ".join(f"{k}:{v}" for k, v in mappings.items()) or "empty"
+                self.notify(f"{subject}: see ovn-bridge-mappings ({shown})", severity="warning")
                 return
             self.notify(f"{subject} is not on this node any more", severity="warning")
 
