@@ -15,12 +15,14 @@ import asyncio
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from textual.pilot import Pilot
 
 from collectors.endpoints import Endpoints
 from lab import node as labmod
+from lab import ovn as labovn
 from tui.app import OvsVlanApp
 from node.live import LiveBackend
 from tui.screens.flow_detail import FlowDetailScreen
@@ -48,9 +50,19 @@ async def _screen(pilot: Pilot, screen_type) -> None:
     await _until(pilot, lambda: isinstance(pilot.app.screen, screen_type), screen_type.__name__)
 
 
-async def _shoot(pilot: Pilot, out: Path, name: str, moving: bool = False) -> Path:
+@dataclass(frozen=True)
+class _Shots:
+    out: Path
+    prefix: str = ""  # "ovn-" for the OVN lab's
+    only: frozenset[str] | None = None  # the names to save (None: all)
+
+
+async def _shoot(pilot: Pilot, shots: _Shots, name: str, moving: bool = False) -> Path | None:
     """``moving``: wait for a refresh in which the ping moved br-int's flows (at
     one ping a second, a one-second window now and then holds none)."""
+    if shots.only is not None and name not in shots.only:
+        return None
+    name = shots.prefix + name
     await pilot.pause(SETTLE)
     if moving:
         app = pilot.app
@@ -58,23 +70,28 @@ async def _shoot(pilot: Pilot, out: Path, name: str, moving: bool = False) -> Pa
                      and app.latest.deltas.get("br-int") is not None
                      and len(app.latest.deltas["br-int"].moved) > 0, "flows moving")
         await pilot.pause(0.2)
-    saved = Path(pilot.app.save_screenshot(filename=f"{name}.svg", path=str(out)))
+    saved = Path(pilot.app.save_screenshot(filename=f"{name}.svg", path=str(shots.out)))
     print(f"wrote {saved}")
     return saved
 
 
-async def _tour(endpoints: Endpoints, out: Path) -> list[Path]:
+# the OVN lab's shots (ovn-*.svg): the screens whose content differs from the ML2/OVS lab's
+OVN_SHOTS = frozenset({"overview", "instance", "port", "vlan", "overview-80x24"})
+
+
+async def _tour(endpoints: Endpoints, out: Path, *, ovn: bool = False) -> list[Path]:
     """Overview -> instance01 -> its tap -> VLAN 2; the tap's flows (after a
     mark) -> one flow; problems; help; then the overview at 80x24."""
     vm = labmod.VMS[0]
     app = OvsVlanApp(LiveBackend(endpoints))
+    cfg = _Shots(out, "ovn-", OVN_SHOTS) if ovn else _Shots(out)
     shots = []
     async with app.run_test(size=SIZE) as pilot:
         await _until(pilot, lambda: app.latest is not None
                      and len(app.latest.model.instances) == len(labmod.VMS)
                      and all(s.status == "live" for s in app.latest.model.sources),
                      "every source live")
-        shots.append(await _shoot(pilot, out, "overview", moving=True))
+        shots.append(await _shoot(pilot, cfg, "overview", moving=True))
 
         instances = app.screen.query_one("#instances")
         instances.focus()
@@ -84,40 +101,40 @@ async def _tour(endpoints: Endpoints, out: Path) -> list[Path]:
             await pilot.press("down")
         await pilot.press("enter")
         await _screen(pilot, InstanceScreen)
-        shots.append(await _shoot(pilot, out, "instance"))
+        shots.append(await _shoot(pilot, cfg, "instance"))
 
         await pilot.press("enter")
         await _screen(pilot, PortScreen)
-        shots.append(await _shoot(pilot, out, "port"))
+        shots.append(await _shoot(pilot, cfg, "port"))
 
         await pilot.press("v")
         await _screen(pilot, VlanScreen)
-        shots.append(await _shoot(pilot, out, "vlan", moving=True))
+        shots.append(await _shoot(pilot, cfg, "vlan", moving=True))
 
         await pilot.press("escape", "m", "f")
         await _screen(pilot, FlowsScreen)
         await pilot.pause(SETTLE)  # the "mark set" notice goes away meanwhile
-        shots.append(await _shoot(pilot, out, "flows", moving=True))
+        shots.append(await _shoot(pilot, cfg, "flows", moving=True))
 
         await pilot.press("enter")  # the tap's first flow: table 60, every packet it sends
         await _screen(pilot, FlowDetailScreen)
-        shots.append(await _shoot(pilot, out, "flow-detail"))
+        shots.append(await _shoot(pilot, cfg, "flow-detail"))
 
         while not isinstance(app.screen, OverviewScreen):
             await pilot.press("escape")
         await pilot.press("exclamation_mark")
         await _screen(pilot, ProblemsScreen)
-        shots.append(await _shoot(pilot, out, "problems"))
+        shots.append(await _shoot(pilot, cfg, "problems"))
 
         await pilot.press("escape", "question_mark")
         await _until(pilot, lambda: type(app.screen).__name__ == "HelpScreen", "help")
-        shots.append(await _shoot(pilot, out, "help"))
+        shots.append(await _shoot(pilot, cfg, "help"))
 
         await pilot.press("escape")
         await _screen(pilot, OverviewScreen)
         await pilot.resize_terminal(*NARROW)
-        shots.append(await _shoot(pilot, out, "overview-80x24"))
-    return shots
+        shots.append(await _shoot(pilot, cfg, "overview-80x24"))
+    return [s for s in shots if s is not None]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         "\n\n")[0])
     parser.add_argument("--lab-name", default="lab", metavar="NAME")
     parser.add_argument("--out", default="screenshots", metavar="DIR")
+    parser.add_argument("--ovn", action="store_true",
+                        help="the OVN lab (lab up --ovn): ovn-*.svg of the screens that differ")
     args = parser.parse_args(argv)
     try:
         labmod.require_root("up")
@@ -134,13 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     lab = labmod.Lab(args.lab_name)
-    brought_up = not labmod.is_up(lab)
-    labmod.up(lab)
+    kind = labovn if args.ovn else labmod
+    brought_up = not kind.is_up(lab)
+    kind.up(lab)
     ping = None
     try:
         ping = subprocess.Popen(labmod.ping_command(lab, continuous=True),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        asyncio.run(_tour(lab.endpoints(), out))
+        asyncio.run(_tour(lab.endpoints(), out, ovn=args.ovn))
     finally:
         if ping is not None:
             ping.terminate()
@@ -150,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                 ping.kill()
                 ping.wait()
         if brought_up:
-            labmod.down(lab)
+            kind.down(lab)
     return 0
 
 
