@@ -11,3 +11,8 @@ class Endpoints:
     ovs_rundir: str  # where ovs-ofctl finds <bridge>.mgmt
     libvirt: str  # libvirt URI, opened read-only
     netns: str | None = None  # network namespace of the taps; None: ours
+
+    def flags(self) -> list[str]:
+        """The ovsvlan-tui flags that point it at these endpoints."""
+        out = ["--db", self.db, "--ovs-rundir", self.ovs_rundir, "--libvirt", self.libvirt]
+        return out + (["--netns", self.netns] if self.netns else [])

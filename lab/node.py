@@ -21,6 +21,8 @@ import dataclasses
 import json
 import os
 import re
+import secrets
+import shlex
 import shutil
 import signal
 import time
@@ -237,14 +239,39 @@ def require_root(action: str) -> None:
                        "openvswitch-switch, iproute2 and iputils-ping")
 
 
-def is_up(lab: Lab) -> bool:
+def command(lab: Lab, action: str) -> str:
+    """An ``ovsvlan-tui lab`` command line for this lab, as the operator pastes it:
+    every hint the lab prints repeats the lab's name, so following one never
+    starts another lab."""
+    name = [] if lab.name == Lab.name else ["--lab-name", lab.name]
+    return shlex.join(["ovsvlan-tui", "lab", *action.split(), *name])
+
+
+def damage(lab: Lab) -> list[str]:
+    """What is missing from a lab that was built ([] for one up, or never built)."""
     if not lab.dir.exists():
-        return False
-    pidfiles = [lab.dir / d / f"{p}.pid" for d in ("node", "tor")
-                for p in ("ovsdb-server", "ovs-vswitchd")]
-    return (all(cmd.pid_alive(p) for p in pidfiles)
-            and set(lab.namespaces) <= cmd.namespaces()
-            and lab.node_xml.exists())
+        return []
+    out = [f"{p} of the {where} namespace was not running" for where in ("node", "tor")
+           for p in ("ovsdb-server", "ovs-vswitchd")
+           if not cmd.pid_alive(lab.dir / where / f"{p}.pid")]
+    gone = sorted(set(lab.namespaces) - cmd.namespaces())
+    if gone:
+        out.append(f"namespace{'s' if len(gone) > 1 else ''} {', '.join(gone)} gone")
+    if not lab.node_xml.exists():
+        out.append(f"libvirt node file {lab.node_xml} gone")
+    return out
+
+
+def is_up(lab: Lab) -> bool:
+    return lab.dir.exists() and not damage(lab)
+
+
+def generation(lab: Lab) -> str | None:
+    """A token each build writes anew: a changed one means the lab was rebuilt."""
+    try:
+        return (lab.dir / "generation").read_text().strip() or None
+    except OSError:
+        return None
 
 
 def start_namespaces(lab: Lab) -> None:
@@ -269,6 +296,7 @@ def build(lab: Lab, node: Callable[[Lab], None], *, teardown: Callable[[Lab], No
         _build_tor(lab)
         lab.node_xml.write_text(node_xml())
         ready(lab)
+        (lab.dir / "generation").write_text(secrets.token_hex(8) + "\n")
         settings = {**dataclasses.asdict(lab.endpoints()), **info}
         (lab.dir / "lab.json").write_text(json.dumps(settings, indent=2) + "\n")
     except BaseException:
@@ -276,11 +304,15 @@ def build(lab: Lab, node: Callable[[Lab], None], *, teardown: Callable[[Lab], No
         raise
 
 
-def up(lab: Lab) -> None:
-    """Build the lab; if it is already up, leave it; if half built, rebuild it."""
+def up(lab: Lab) -> list[str]:
+    """Build the lab; if it is already up, leave it; if damaged, rebuild it and
+    return what was wrong (the caller says so: a silent rebuild misleads)."""
     require_root("up")
-    if not is_up(lab):
-        build(lab, _build_node, teardown=down)
+    if is_up(lab):
+        return []
+    repaired = damage(lab)
+    build(lab, _build_node, teardown=down)
+    return repaired
 
 
 def down(lab: Lab) -> None:
@@ -309,17 +341,23 @@ def down(lab: Lab) -> None:
 
 
 def status(lab: Lab) -> str:
-    if not is_up(lab):
-        return f"lab {lab.name!r} is down (start it with: ovsvlan-tui lab up)"
+    if not lab.dir.exists():
+        return f"lab {lab.name!r} is down (start it with: {command(lab, 'up')})"
+    wrong = damage(lab)
+    if wrong:
+        return (f"lab {lab.name!r} is damaged ({'; '.join(wrong)}): "
+                f"{command(lab, 'up')} rebuilds it")
     e = lab.endpoints()
     return "\n".join([
-        f"lab {lab.name!r} is up",
-        f"  --db {e.db}",
-        f"  --libvirt {e.libvirt}",
-        f"  --netns {e.netns}",
-        f"  OVS_RUNDIR={e.ovs_rundir}",
-        f"  instance01 namespace: {lab.vm_ns(VMS[0])} (ping {GATEWAY} with: ovsvlan-tui lab ping)",
-        f"  try: OVS_RUNDIR={e.ovs_rundir} ovs-ofctl dump-flows br-int",
+        f"lab {lab.name!r} is up; the TUI on it (either line):",
+        "  " + shlex.join(["ovsvlan-tui", *e.flags()]),
+        "  " + shlex.join(["ovsvlan-tui", "--lab", *(["--lab-name", lab.name]
+                                                    if lab.name != Lab.name else [])]),
+        f"instance01 namespace: {lab.vm_ns(VMS[0])}; ping {GATEWAY} with: "
+        f"{command(lab, 'ping --continuous')}",
+        "its flows, read-only: " + shlex.join(["env", f"OVS_RUNDIR={e.ovs_rundir}", "ovs-ofctl",
+                                               "--read-only", "dump-flows", "br-int"]),
+        f"remove it with: {command(lab, 'down')}",
     ])
 
 

@@ -219,12 +219,18 @@ def is_up(lab: Lab) -> bool:
             and all(cmd.pid_alive(d / f"{p}.pid") for p in OVN_DAEMONS))
 
 
-def up(lab: Lab) -> None:
-    """Build the OVN lab; if it is already up, leave it; otherwise (re)build it."""
+def up(lab: Lab) -> list[str]:
+    """Build the OVN lab; if it is already up, leave it; otherwise (re)build it,
+    returning what was wrong with the lab it rebuilt (as lab.node.up)."""
     require_root("up --ovn")
-    if not is_up(lab):
-        labnode.build(lab, _chassis, teardown=down, ready=wait_bound,
-                      kind="ovn", ovn_sb=sb_remote(lab), ovn_nb=nb_remote(lab))
+    if is_up(lab):
+        return []
+    repaired = labnode.damage(lab) + [f"{p} not running" for p in OVN_DAEMONS
+                                      if labnode.is_up(lab) and is_ovn(lab)
+                                      and not cmd.pid_alive(ovn_dir(lab) / f"{p}.pid")]
+    labnode.build(lab, _chassis, teardown=down, ready=wait_bound,
+                  kind="ovn", ovn_sb=sb_remote(lab), ovn_nb=nb_remote(lab))
+    return repaired
 
 
 def _chassis(lab: Lab) -> None:

@@ -9,6 +9,7 @@ import pwd
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from collectors.endpoints import Endpoints
@@ -204,9 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def endpoint_flags(endpoints: Endpoints) -> list[str]:
     """The flags that point ``ovsvlan-tui`` at ``endpoints`` (what resolve_endpoints reads)."""
-    flags = ["--db", endpoints.db, "--ovs-rundir", endpoints.ovs_rundir,
-             "--libvirt", endpoints.libvirt]
-    return flags + (["--netns", endpoints.netns] if endpoints.netns else [])
+    return endpoints.flags()
 
 
 # The connection flags each command reads; any other one given is refused
@@ -311,12 +310,15 @@ def _lab_command(args: argparse.Namespace) -> int:
     action = args.lab_command
     if action == "up":
         if args.ovn:
-            labovn.up(lab)
+            repaired = labovn.up(lab)
         elif labovn.is_ovn(lab) and labmod.is_up(lab):
             raise labmod.LabError(f"lab {lab.name!r} is up as an OVN chassis: "
-                                  "`ovsvlan-tui lab down` first, or add --ovn")
+                                  f"`{labmod.command(lab, 'down')}` first, or add --ovn")
         else:
-            labmod.up(lab)
+            repaired = labmod.up(lab)
+        if repaired:
+            print(f"lab {lab.name!r} was damaged ({'; '.join(repaired)}): rebuilt it; a "
+                  f"running `{labmod.command(lab, 'ping --continuous')}` follows the new one")
         print(labovn.status(lab))
     elif action == "down":
         labovn.down(lab)
@@ -333,13 +335,57 @@ def _lab_command(args: argparse.Namespace) -> int:
     elif action == "ping":
         labmod.require_root("ping")
         if not labmod.is_up(lab):
-            raise labmod.LabError(f"lab {lab.name!r} is down: run `ovsvlan-tui lab up` first")
+            raise labmod.LabError(f"lab {lab.name!r} is down: run `{labmod.command(lab, 'up')}` "
+                                  "first")
+        if args.continuous:
+            return follow_ping(lab)
         try:
-            return subprocess.run(labmod.ping_command(lab, continuous=args.continuous,
-                                                      count=args.count)).returncode
+            return subprocess.run(labmod.ping_command(lab, count=args.count)).returncode
         except KeyboardInterrupt:
             return 0
     return 0
+
+
+REBUILD_WAIT = 60.0  # seconds a continuous ping waits for its lab to come back
+
+
+def follow_ping(lab) -> int:
+    """``lab ping --continuous`` that notices its lab was rebuilt (a new
+    generation) and follows it, instead of pinging into a namespace that is gone."""
+    gen = labmod.generation(lab)
+    proc = subprocess.Popen(labmod.ping_command(lab, continuous=True))
+    try:
+        while True:
+            try:
+                proc.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                pass
+            now = labmod.generation(lab) if labmod.is_up(lab) else None
+            if now == gen:
+                if proc.returncode is None:
+                    continue
+                return proc.returncode  # ping ended on its own, the lab unchanged
+            if proc.returncode is None:
+                proc.terminate()
+                proc.wait()
+            deadline = time.monotonic() + REBUILD_WAIT
+            while now is None and time.monotonic() < deadline:
+                time.sleep(1.0)
+                now = labmod.generation(lab) if labmod.is_up(lab) else None
+            if now is None:
+                print(f"ovsvlan-tui: lab {lab.name!r} is down: ping stopped "
+                      f"(start it with: {labmod.command(lab, 'up')})", file=sys.stderr)
+                return 1
+            print(f"ovsvlan-tui: lab {lab.name!r} was rebuilt: pinging in the new one",
+                  file=sys.stderr, flush=True)
+            gen = now
+            proc = subprocess.Popen(labmod.ping_command(lab, continuous=True))
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            proc.wait()
 
 
 def _saved(args: argparse.Namespace) -> int:

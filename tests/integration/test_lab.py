@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import signal
 import subprocess
+import sys
+import time
 
 import pytest
 
 from tests.conftest import lab_possible, new_lab_name
 from lab import node as labmod
-from tui.cli import main
+from tui.cli import build_parser, main, resolve_endpoints
 
 pytestmark = pytest.mark.lab
 
@@ -81,10 +85,46 @@ def test_up_is_idempotent_and_status_tells_how_to_connect(shared_lab, capsys):
     assert main(["lab", "up", "--lab-name", shared_lab.name]) == 0
     assert main(["lab", "status", "--lab-name", shared_lab.name]) == 0
     out = capsys.readouterr().out
-    assert f"--db unix:{shared_lab.rundir}/db.sock" in out
-    assert f"--libvirt test://{shared_lab.node_xml}" in out
-    assert f"--netns {shared_lab.node_ns}" in out
-    assert f"OVS_RUNDIR={shared_lab.rundir}" in out
+    # a command line that works when pasted: every endpoint as a flag, none as
+    # an environment variable among the flags
+    line = [line.strip() for line in out.splitlines()
+            if line.strip().startswith("ovsvlan-tui --db")][-1]  # `up` printed it too
+    argv = shlex.split(line)[1:]
+    assert "--ovs-rundir" in argv and not any(a.startswith("OVS_RUNDIR=") for a in argv)
+    assert resolve_endpoints(build_parser().parse_args(argv)) == shared_lab.endpoints()
+    assert f"ovsvlan-tui lab down --lab-name {shared_lab.name}" in out
+
+
+def test_up_on_a_damaged_lab_says_what_it_repaired_and_a_continuous_ping_follows(fresh_lab,
+                                                                               tmp_path):
+    log = tmp_path / "ping.log"
+    with open(log, "wb") as out:
+        ping = subprocess.Popen([sys.executable, "-m", "tui.cli", "lab", "ping", "--continuous",
+                                 "--lab-name", fresh_lab.name], stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until(lambda: "bytes from" in log.read_text(), "a first reply")
+        labmod.stop_daemon(fresh_lab, "ovs-vswitchd")
+        up = subprocess.run([sys.executable, "-m", "tui.cli", "lab", "up", "--lab-name",
+                             fresh_lab.name], capture_output=True, text=True, timeout=120)
+        assert up.returncode == 0, up.stderr
+        assert (f"lab {fresh_lab.name!r} was damaged (ovs-vswitchd of the node namespace was "
+                "not running): rebuilt it") in up.stdout
+        wait_until(lambda: "was rebuilt: pinging in the new one" in log.read_text(),
+                   "the ping saying it follows the rebuilt lab")
+        after = lambda: log.read_text().split("was rebuilt")[1]  # noqa: E731
+        wait_until(lambda: "bytes from" in after(), "a reply from the rebuilt lab")
+        assert ping.poll() is None
+    finally:
+        os.killpg(ping.pid, signal.SIGINT)  # its session: the CLI and its ping
+        ping.wait(timeout=10)
+
+
+def wait_until(check, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not seen within {timeout:g}s: {what}"
+        time.sleep(0.2)
 
 
 def test_down_leaves_the_host_exactly_as_before_up():

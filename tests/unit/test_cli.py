@@ -227,3 +227,22 @@ def test_snapshot_from_a_sosreport_says_what_it_read_and_prints_the_model():
 def test_from_a_path_that_is_nothing_saved_is_one_line():
     r = cli("snapshot", "--from", "/nonexistent/sosreport")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no such file" in r.stderr
+
+
+# --------------------------------------------------------------------------
+# Lab hints repeat the lab's name: following one never starts another lab
+
+
+def test_lab_hints_repeat_the_lab_name_given():
+    status = cli("lab", "status", "--lab-name", "nc")
+    assert status.returncode == 1
+    assert "start it with: ovsvlan-tui lab up --lab-name nc" in status.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="lab ping needs root")
+def test_lab_ping_on_a_lab_that_is_down_names_the_command_for_that_lab():
+    ping = cli("lab", "ping", "--lab-name", "nc")
+    assert ping.returncode == 1
+    assert "run `ovsvlan-tui lab up --lab-name nc` first" in ping.stderr
+    default = cli("lab", "status")  # the default lab needs no name repeated
+    assert "ovsvlan-tui lab up)" in default.stdout or "is up" in default.stdout
