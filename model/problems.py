@@ -176,7 +176,15 @@ def _missing_translation(model: NodeModel, v, subject: str) -> list[Problem]:
     else:  # "no flow on any physical bridge" needs every physical bridge's flows
         phys = {pv.peer_bridge for pv in model.ports if pv.bridge == v.bridge
                 and pv.owner == "patch" and pv.peer_bridge} - _tunnel_bridges(model)
-        phy_read = bool(phys) and all(_read_ok(model.flows, b) for b in phys)
+        if not phys:
+            tunnels = sorted(_tunnel_bridges(model))
+            if tunnels and v.network_type is None:  # their flows were read (checked by the caller)
+                out.append(Problem("missing-vlan-translation", subject,
+                                   f"no flow on {', '.join(tunnels)} turns local VLAN "
+                                   f"{v.local_vlan} into a VNI, and no physical bridge is joined "
+                                   f"to {v.bridge}: its frames cannot leave this node"))
+            return out  # else no physical bridge here: no provider network to translate to
+        phy_read = all(_read_ok(model.flows, b) for b in phys)
     if v.egress_flow is None and phy_read:
         out.append(Problem("missing-vlan-translation", subject,
                            f"egress: no flow on {v.physical_bridge or 'any physical bridge'} "

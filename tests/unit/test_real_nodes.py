@@ -308,6 +308,20 @@ def test_a_tunnel_vlan_whose_vni_no_flow_brings_back_misses_its_ingress_translat
         "ingress: no flow on br-tun turns VNI 1001 into local VLAN 1")]
 
 
+def test_a_vlan_with_neither_a_tunnel_nor_a_physical_way_out_is_one_missing_translation():
+    # the compute node's br-tun with both of VLAN 1's flows taken out (a
+    # synthetic edit): br-tun was read, and has nothing for it
+    ovsdb = with_ofports(show("yeasy-compute-ovs-vsctl-show.txt"), YEASY_COMPUTE_OFPORTS)
+    text = "".join(line for line in (REAL / "yeasy-compute-dump-flows-br-tun.txt").read_text()
+                   .splitlines(keepends=True) if "0x3e9" not in line)
+    model = joined(ovsdb, {"br-tun": openflow.parse_dump("br-tun", text, 0.0),
+                           **flows(br_int="yeasy-compute-dump-flows-br-int.txt")})
+    assert [(p.kind, p.detail) for p in model.problems] == [(
+        "missing-vlan-translation",
+        "no flow on br-tun turns local VLAN 1 into a VNI, and no physical bridge is joined to "
+        "br-int: its frames cannot leave this node")]
+
+
 def test_port_other_config_gives_the_tunnel_network_when_no_flow_was_read():
     # ovs-vsctl show hides other_config: the agent's keys added to both qvo ports
     base = with_ofports(show("yeasy-compute-ovs-vsctl-show.txt"), YEASY_COMPUTE_OFPORTS)
