@@ -91,9 +91,11 @@ def _checks(model: NodeModel) -> tuple[Check, ...]:
 
 
 def _needed_flow_bridges(model: NodeModel) -> list[str]:
-    """The bridges whose flows the translation checks read: br-int and the physical ones."""
+    """The bridges whose flows the translation checks read: br-int, the physical
+    ones and br-tun."""
     bridges = {v.bridge for v in model.vlans} | {v.physical_bridge for v in model.vlans
-                                                  if v.physical_bridge}
+                                                  if v.physical_bridge} | {
+        v.tunnel_bridge for v in model.vlans if v.tunnel_bridge}
     if model.integration_bridge:
         bridges.add(model.integration_bridge)
     return sorted(bridges)

@@ -300,7 +300,8 @@ def test_a_tunnel_vlan_whose_vni_no_flow_brings_back_misses_its_ingress_translat
     ovsdb = with_ofports(show("yeasy-compute-ovs-vsctl-show.txt"), YEASY_COMPUTE_OFPORTS)
     text = "".join(line for line in (REAL / "yeasy-compute-dump-flows-br-tun.txt").read_text()
                    .splitlines(keepends=True) if "tun_id=0x3e9" not in line)
-    model = joined(ovsdb, {"br-tun": openflow.parse_dump("br-tun", text, 0.0)})
+    model = joined(ovsdb, {"br-tun": openflow.parse_dump("br-tun", text, 0.0),
+                           **flows(br_int="yeasy-compute-dump-flows-br-int.txt")})
     (v,) = model.vlans
     assert (v.network_type, v.segmentation_id, v.tunnel_bridge) == ("vxlan", 1001, "br-tun")
     assert [(p.kind, p.detail) for p in model.problems] == [(
