@@ -21,7 +21,9 @@ Added for real nodes (ML2/OVS): each port has ``owner`` (instance, router,
 gateway, dhcp, patch, tunnel, nic, bridge-internal, unknown) and
 ``interfaces`` (name, type, link_state: two or more for an OVS bond); each
 vNIC ``network_type``, ``tunnel_bridge`` (br-tun for a tunnel network, else
-null) and ``fixed_ips`` (from Nova's ``<nova:ports>``); each VLAN
+null), ``fixed_ips`` and ``fixed_ips_from`` (``"nova"``: Nova's
+``<nova:ports>``; ``"flows"``: its port's anti-spoofing flows, table 71, where
+Nova's metadata has none; null: neither); each VLAN
 ``tunnel_bridge``, ``tunnel_ports`` and ``remote_ips`` (a VXLAN/GRE/Geneve
 network: ``segmentation_id`` is its VNI, ``egress_flow`` the br-tun flow
 turning the local VLAN into the VNI, ``ingress_flow`` the one turning it
@@ -162,6 +164,7 @@ def to_contract(model: NodeModel) -> dict:
                 "addresses": list(vv.addresses),
                 "tunnel_bridge": vv.tunnel_bridge,
                 "fixed_ips": list(vv.fixed_ips),
+                "fixed_ips_from": vv.fixed_ips_from or None,
             } for vv in inst.vnics],
         } for inst in model.instances],
         "vlans": [vlan_dict(v) for v in model.vlans],

@@ -14,13 +14,15 @@ for the callers that import them from the join).
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Iterable, Mapping
 
 from model.ovn import chassis_of, refine
 from model.ports import ofp_name, port_owner, port_refers  # noqa: F401  (re-exported)
 from model.problems import find_problems
-from model.records import Domain, Observation, OvsBridge, Vnic
+from model.neutron import BASE_EGRESS_TABLE
+from model.records import Domain, FlowDump, Observation, OvsBridge, Vnic
 from model.tunnels import tunnel_bridges, tunnel_map
 from model.views import (  # noqa: F401  (re-exported)
     DetailOf,
@@ -100,13 +102,19 @@ def build_model(obs: Observation, detail_of: DetailOf) -> NodeModel:
     vlan_by_local = {v.local_vlan: v for v in vlans}
 
     instances = []
+    spoofing: dict[int, tuple[str, ...]] | None = None  # read once, when a vNIC needs it
     # libvirt lists domains in hash order, different from one run to the next
     for d in sorted(obs.domains or (), key=lambda d: (d.name, d.uuid)):
         views = []
         for n, v in enumerate(d.vnics):
             pv = by_name.get(vnic_port.get((d.uuid, n), ""))
+            ips, where = _fixed_ips(d, v, pv), "nova"
+            if not ips and pv is not None and pv.bridge == int_br and pv.ofport:
+                if spoofing is None:
+                    spoofing = anti_spoofing_ips(obs.flows.get(int_br))
+                ips, where = spoofing.get(pv.ofport, ()), "flows"
             vv = VnicView(vnic=v, port=pv, link=links.get(v.target or ""),
-                          fixed_ips=_fixed_ips(d, v, pv))
+                          fixed_ips=ips, fixed_ips_from=where if ips else "")
             if pv is not None:
                 vv = _with_network(vv, pv, vlan_by_local, int_br)
             views.append(vv)
@@ -175,6 +183,26 @@ def _veth_peer(port: str, bridge: str, iface_bridge: Mapping[str, str]) -> str |
         other = iface_bridge.get("int-" + bridge)
         return other if other and other != bridge else None
     return None
+
+
+_SPOOF_REG5 = re.compile(r"(?:^|,)reg5=(0x[0-9a-f]+|\d+)(?:,|$)")
+_SPOOF_IP = re.compile(r"(?:^|,)(?:nw_src|arp_spa)=([0-9.]+)(?:,|$)")
+
+
+def anti_spoofing_ips(dump: FlowDump | None) -> dict[int, tuple[str, ...]]:
+    """ofport -> the IPv4 addresses its base-egress (table 71) flows let it send
+    from, in the order the flows list them (0.0.0.0, DHCP's, left out)."""
+    out: dict[int, list[str]] = {}
+    for flow in dump.flows if dump else ():
+        if flow.table != BASE_EGRESS_TABLE or "reg5=" not in flow.match:
+            continue
+        reg5, ip = _SPOOF_REG5.search(flow.match), _SPOOF_IP.search(flow.match)
+        if reg5 is None or ip is None or ip.group(1) == "0.0.0.0":
+            continue
+        ips = out.setdefault(int(reg5.group(1), 0), [])
+        if ip.group(1) not in ips:
+            ips.append(ip.group(1))
+    return {port: tuple(ips) for port, ips in out.items()}
 
 
 def _fixed_ips(d: Domain, v: Vnic, pv: PortView | None) -> tuple[str, ...]:

@@ -24,6 +24,10 @@ DEAD_VLAN = 4095
 # Network types whose local VLAN leaves through br-tun, not a physical bridge.
 TUNNEL_NETWORKS = frozenset({"vxlan", "gre", "geneve"})
 
+# The OVS firewall's base egress table: a port's anti-spoofing flows there
+# match reg5=<its ofport> with the addresses it may send from (nw_src, arp_spa).
+BASE_EGRESS_TABLE = 71
+
 # br-int
 TABLE_NAMES: Mapping[int, str] = MappingProxyType({
     0: "local switching",

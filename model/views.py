@@ -102,7 +102,10 @@ class VnicView:
     ovn_installed: bool | None = None  # ovn-controller has put the port's flows in
     addresses: tuple[str, ...] = ()  # the logical port's "MAC IP..." (southbound only)
     tunnel_bridge: str | None = None  # br-tun when its network is a tunnel network
-    fixed_ips: tuple[str, ...] = ()  # from Nova's <nova:ports> metadata (1.1)
+    fixed_ips: tuple[str, ...] = ()  # the vNIC's addresses, from fixed_ips_from:
+    # "nova" (<nova:ports> metadata 1.1), "flows" (its port's anti-spoofing flows,
+    # when Nova's metadata has none), "" (neither knows)
+    fixed_ips_from: str = ""
 
     @property
     def link_state(self) -> str | None:

@@ -19,7 +19,7 @@ from widgets.virtual_table import Column, Row
 # columns an operator needs first come first, the rest scroll into view.
 INSTANCE_COLUMNS = [("name", "Instance"), ("state", "State"), ("tap", "Tap"),
                     ("vlan", "Local->provider"), ("link", "Link"), ("pps", "VM tx/rx pps"),
-                    ("port", "Port"), ("phys", "Physical"), ("domain", "Domain"),
+                    ("ips", "IPs"), ("port", "Port"), ("phys", "Physical"), ("domain", "Domain"),
                     ("project", "Project")]
 VLAN_COLUMNS = [("local", "Local"), ("provider", "Provider"), ("ports", "Ports"),
                 ("egress", "Egress pps (pkts)"), ("ingress", "Ingress pps (pkts)"),
@@ -28,7 +28,7 @@ VLAN_COLUMNS = [("local", "Local"), ("provider", "Provider"), ("ports", "Ports")
 PORT_COLUMNS = [("name", "Port"), ("bridge", "Bridge"), ("ofport", "#"), ("vlan", "Tag"),
                 ("link", "Link"), ("pps", "rx/tx pps"), ("owner", "Owner"), ("type", "Type"),
                 ("peer", "Peer"), ("mode", "Mode"), ("error", "Error")]
-VNIC_COLUMNS = [("tap", "Tap"), ("mac", "MAC"), ("vlan", "Local->provider"), ("link", "Link"),
+VNIC_COLUMNS = [("tap", "Tap"), ("mac", "MAC"), ("ips", "IPs"), ("vlan", "Local->provider"), ("link", "Link"),
                 ("pps", "VM tx/rx pps"), ("port", "OVS port"), ("bridge", "Bridge"),
                 ("ofport", "#"), ("physnet", "Physnet"), ("phys", "Phys bridge"),
                 ("nic", "NIC")]
@@ -107,7 +107,8 @@ def instance_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, dict]]:
                     port=(Text("not on OVS", style="red") if vv.port is None
                           else f"{vv.port.bridge}:{vv.port.ofport}"),
                     vlan=fmt.vlan_path(_local(vv), vv.segmentation_id, vv.network_type),
-                    phys=phys, link=_link(vv.link_state), pps=_vm_pps(refresh, vv))
+                    phys=phys, link=_link(vv.link_state), pps=_vm_pps(refresh, vv),
+                    ips=fmt.addresses(vv.fixed_ips, vv.fixed_ips_from))
             out.append((f"{d.uuid}/{n}", cells))
     return out
 
@@ -213,6 +214,7 @@ def vnic_rows(model: NodeModel, refresh: Refresh, uuid: str) -> list[tuple[str, 
         p = vv.port
         out.append((vv.vnic.target or vv.vnic.mac or "?", {
             "mac": vv.vnic.mac or "?", "tap": vv.vnic.target or "?",
+            "ips": fmt.addresses(vv.fixed_ips, vv.fixed_ips_from),
             "port": p.name if p else Text("not on OVS", style="red"),
             "bridge": p.bridge if p else "",
             "ofport": str(p.ofport) if p and p.ofport is not None else "",
@@ -228,6 +230,8 @@ def vnic_path(model: NodeModel, refresh: Refresh, vv: VnicView) -> Text:
     live counters: the question the instance screen answers at a glance."""
     t = Text()
     t.append(f"{vv.vnic.mac or '?'} -> {vv.vnic.target or '?'}", style="bold")
+    if vv.fixed_ips:
+        t.append(f"  {fmt.addresses(vv.fixed_ips, vv.fixed_ips_from)}")
     p = vv.port
     if p is None:
         t.append("  on no OVS bridge", style="bold red")

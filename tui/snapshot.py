@@ -22,6 +22,7 @@ from model.problems import verdict
 from node.once import collect_once
 from node.session import NodeSession
 from node.sources import SavedSources
+from widgets.format import addresses
 
 if TYPE_CHECKING:
     from rich.tree import Tree
@@ -116,8 +117,9 @@ def render_tree(model: NodeModel) -> Tree:
         for vv in inst.vnics:
             where = (f"ofport {vv.port.ofport} on {vv.port.bridge}" if vv.port
                      else "[red]on no OVS bridge[/]")
-            v = node.add(f"vNIC {vv.vnic.mac} -> {vv.vnic.target} ({where}, "
-                         f"{vv.link_state or '?'})")
+            ips = addresses(vv.fixed_ips, vv.fixed_ips_from)
+            v = node.add(f"vNIC {vv.vnic.mac}" + (f" {ips}" if ips else "")
+                         + f" -> {vv.vnic.target} ({where}, {vv.link_state or '?'})")
             if vv.port:
                 v.add(_vlan_text(vv.local_vlan, vv.segmentation_id, vv.network_type, vv.datapath_key)
                       + (f" on {vv.physical_bridge}" if vv.physical_bridge else "")

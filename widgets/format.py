@@ -60,6 +60,14 @@ def spark(values: Sequence[float], width: int = 10) -> str:
                          for v in values)
 
 
+def addresses(ips, source: str) -> str:
+    """'192.168.100.30 (nova)': a vNIC's IPs and where they were read, Nova's
+    metadata or its anti-spoofing flows ('' for none)."""
+    if not ips:
+        return ""
+    return f"{', '.join(ips)} ({'nova' if source == 'nova' else 'flows'})"
+
+
 def vlan_path(local: int | str | None, segid: int | None, network_type: str | None) -> str:
     """'2 -> 100', '1 -> flat', '3 -> vxlan 1001', '4095 (dead)'; on OVN the datapath: 'dp1 -> 100'."""
     if local is None:

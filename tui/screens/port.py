@@ -16,6 +16,7 @@ from node.session import Refresh
 from tui.navigation import OpenFlows, OpenInstance, OpenPath, OpenTrace, OpenVlan
 from tui import rows
 from tui.screens.base import NodeScreen
+from widgets import format as fmt
 from widgets.counters import CounterPanel
 
 
@@ -94,7 +95,10 @@ class PortScreen(NodeScreen):
         vlan = model.vlan(pv.port.tag) if pv.port.tag is not None else None
         if inst:
             path.append(f"{inst.domain.nova_name or inst.domain.name}", style="bold")
-            path.append(f" ({inst.domain.name}) vNIC {pv.vnic_mac} -> ")
+            vv = next((v for v in inst.vnics if v.port is pv), None)
+            ips = fmt.addresses(vv.fixed_ips, vv.fixed_ips_from) if vv else ""
+            path.append(f" ({inst.domain.name}) vNIC {pv.vnic_mac}"
+                        + (f" {ips}" if ips else "") + " -> ")
         if pv.tap:
             path.append(f"{pv.tap} -> ")
         path.append(f"{pv.name}", style="bold")
