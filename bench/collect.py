@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import time
 
+from bench import compare
 from bench.node import BenchNode
 from node.once import opened
 from node.session import NodeSession, Refresh
@@ -54,7 +55,8 @@ def _median(runs: list[dict]) -> dict:
     return out
 
 
-def measure(node: BenchNode, runs: int, interval: float = 1.0) -> dict:
+def measure(node: BenchNode, runs: int, interval: float = 1.0,
+            trace_to: str = "172.16.0.1") -> dict:
     """The cold refresh, then ``runs`` pairs of (raw dump, refresh ``interval`` after the last).
 
     Pairs are interleaved so both see the same load on the machine.
@@ -71,13 +73,21 @@ def measure(node: BenchNode, runs: int, interval: float = 1.0) -> dict:
             dumps.append(raw_dump(node))
             time.sleep(max(0.0, interval - (time.monotonic() - last)))
             last = time.monotonic()
-            refreshes.append(timed_refresh(session)[0])
+            timed, refresh = timed_refresh(session)
+            refreshes.append(timed)
+        # The trace screen's work on the model the app holds (from instance01's first vNIC).
+        try:
+            trace = compare.trace_work(refresh.model, node.endpoints().ovs_rundir,
+                                       node.instances[0].ports[0].tap, trace_to, runs)
+        except Exception as e:  # a trace that cannot run is a figure not measured, said why
+            trace = {"error": f"{type(e).__name__}: {e}"}
     raw, steady = _median(dumps), _median(refreshes)
     return {
         "flows": flows,
         "raw_dump": raw,
         "refresh_cold": cold,
         "refresh": steady,
+        "trace": trace,
         "ratio": {
             "refresh_wall": steady["wall_s"] / raw["wall_s"],
             "refresh_cpu": steady["cpu_s"] / raw["cpu_s"] if raw["cpu_s"] else None,

@@ -8,7 +8,10 @@ br-int's flow table measures, in the same run and on the same node:
 - our refresh (bench/collect.py), as a ratio to that raw dump;
 - the real TUI in a terminal (bench/terminal.py): first complete frame,
   steady CPU at a 1 s interval, peak RSS, keypress-to-render latency while
-  a refresh runs.
+  a refresh runs;
+- whole processes (bench/compare.py): ``snapshot --json``, ``trace``, the
+  trace screen's work, ``ovs-flowviz`` on the same dump (up to 50k flows),
+  and ``--from`` a sosreport of the node (up to 100k flows).
 
 Prints a table and writes it as JSON with the machine it ran on. The lab is
 always taken down, whatever happens.
@@ -26,11 +29,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import collect, node, report, terminal
+from bench import collect, compare, node, report, terminal
 from lab import node as labmod
 
 RESULTS = Path(__file__).parent / "results"
-SIZES = (1000, 10000, 50000, 100000)
+SIZES = (1000, 10000, 50000, 100000, 200000)
+FLOWVIZ_UP_TO = 50000  # ovs-flowviz takes ~12 s at 50k flows, minutes beyond
+SOS_UP_TO = 100000
 
 
 def _sizes(text: str) -> list[int]:
@@ -46,7 +51,7 @@ def _sizes(text: str) -> list[int]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     p.add_argument("--sizes", type=_sizes, default=None,
-                   help="flows on br-int, comma-separated (default: 1000,10000,50000,100000; "
+                   help="flows on br-int, comma-separated (default: 1000,10000,50000,100000,200000; "
                         "with --quick: 1000)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 3 samples, a 5 s CPU window, few keypresses")
@@ -94,6 +99,27 @@ def _tui_argv(bench: node.BenchNode, interval: float) -> list[str]:
     return [*command, *bench.flags(), "--interval", f"{interval:g}"]
 
 
+def _processes(bench: node.BenchNode, lab: labmod.Lab, size: int, runs: int) -> dict:
+    """snapshot, trace, ovs-flowviz and --from a sosreport of the node as it is now."""
+    port = bench.instances[0].ports[0].tap
+    out: dict = {
+        "snapshot": compare.own_command(bench, "snapshot", "--json", runs=runs),
+        "trace_command": compare.own_command(bench, "trace", "--port", port,
+                                             "--to", "172.16.0.1", "--json"),
+    }
+    if size <= FLOWVIZ_UP_TO:
+        out["flowviz"] = compare.flowviz(bench)
+    if size <= SOS_UP_TO:
+        sos = lab.dir / f"bench-sos-{size}"
+        out["sos"] = compare.write_sos(bench, sos)
+        script = Path(sys.executable).parent / "ovsvlan-tui"
+        command = [str(script)] if script.exists() else [sys.executable, "-m", "tui.cli"]
+        out["sos"].update(compare.first_frame_saved(
+            [*command, "--from", str(sos)], socket=f"ovsvlan-{lab.name}-sos",
+            ready=[bench.instances[0].nova_name, f"br-int:{bench.instances[0].ports[0].ofport}"]))
+    return out
+
+
 def run(args: argparse.Namespace) -> dict:
     labmod.require_root("up")
     quick = args.quick
@@ -135,6 +161,8 @@ def run(args: argparse.Namespace) -> dict:
                 ready=[bench.instances[0].nova_name, f"br-int:{bench.instances[0].ports[0].ofport}"],
                 cpu_window=result["settings"]["cpu_window_s"], warmup=3.0,
                 plan=plan, refresh_wall=entry["refresh"]["wall_s"])
+            print(f"N={size}: whole processes ...", flush=True)
+            entry.update(_processes(bench, lab, size, runs=3 if quick or size <= 50000 else 1))
             entry["load_after"] = os.getloadavg()[0]
             result["sizes"].append(entry)
             print(report.row_text(entry), flush=True)

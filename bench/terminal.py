@@ -231,7 +231,7 @@ def measure_tui(argv: list[str], *, socket: str, ready: list[str], cpu_window: f
         out["peak_rss_mb"] = mem["VmHWM"] / 1024
         out["rss_mb"] = mem["VmRSS"] / 1024
     finally:
-        _quit(term, pid)
+        quit_tui(term, pid)
     return out
 
 
@@ -318,7 +318,7 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
 
 
-def _quit(term: Terminal, pid: int) -> None:
+def quit_tui(term: Terminal, pid: int) -> None:
     """q, as an operator would; the pid if it does not go; then our tmux server."""
     try:
         term.send("q")

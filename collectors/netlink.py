@@ -21,12 +21,14 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import replace
-from typing import Callable
-
-from pyroute2 import AsyncIPRoute
-from pyroute2.netlink.rtnl import RTMGRP_LINK
+from typing import TYPE_CHECKING, Callable
 
 from model.records import Link
+
+if TYPE_CHECKING:
+    from pyroute2 import AsyncIPRoute
+
+RTMGRP_LINK = 1  # linux/rtnetlink.h: the link group (pyroute2.netlink.rtnl.RTMGRP_LINK)
 
 LINK_EVENTS = ("RTM_NEWLINK", "RTM_DELLINK")
 YIELD_EVERY = 16  # links decoded between returns to the event loop (~7 ms)
@@ -47,6 +49,10 @@ def _explain(e: OSError, netns: str | None) -> str:
 
 
 def _open(netns: str | None, groups: int = 0) -> AsyncIPRoute:
+    # Imported here, not at the top: pyroute2 takes ~0.25 s to import, and the
+    # first flow dumps start before it (LiveSources.prefetch_flows)
+    from pyroute2 import AsyncIPRoute
+
     return AsyncIPRoute(netns=netns, flags=0, groups=groups)
 
 

@@ -39,8 +39,11 @@ def mangle(command: str) -> str:
     return re.sub(r"/", ".", name).strip(" ._-")
 
 
-def write_sos(lab: Lab, out: Path) -> list[Path]:
-    """Write the lab under ``out`` (which must be empty or absent); the files written."""
+def write_sos(lab: Lab, out: Path, *, libvirt_uri: str | None = None) -> list[Path]:
+    """Write the lab under ``out`` (which must be empty or absent); the files written.
+
+    ``libvirt_uri``: whose domains to write (default: the lab's; the benchmark's
+    busy node has a node file of its own)."""
     require_root("sos")
     if not is_up(lab):
         raise LabError(f"lab {lab.name!r} is down: run `ovsvlan-tui lab up` first")
@@ -79,13 +82,13 @@ def write_sos(lab: Lab, out: Path) -> list[Path]:
     (out / "etc/openvswitch").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(rd / "conf.db", out / "etc/openvswitch/conf.db")  # a copy: never opened to write
     written.append(out / "etc/openvswitch/conf.db")
-    _domains(lab, save)
+    _domains(libvirt_uri or lab.libvirt_uri, save)
     return written
 
 
-def _domains(lab: Lab, save) -> None:
+def _domains(uri: str, save) -> None:
     libvirt = _import_libvirt()
-    conn = libvirt.openReadOnly(lab.libvirt_uri)
+    conn = libvirt.openReadOnly(uri)
     try:
         for dom in conn.listAllDomains():
             name = dom.name()

@@ -51,6 +51,17 @@ def test_a_quick_run_at_1000_flows_reports_every_field(tmp_path):
     for kind in ("cursor", "help", "flows"):
         assert latency[kind]["samples"] and latency[kind]["p95_ms"] > 0, kind
     assert latency["p95_ms"] >= latency["p50_ms"] > 0
+    # Whole processes: snapshot and trace with their own peak RSS, the trace
+    # screen's work, ovs-flowviz (when the bench's extra is installed), --from a sosreport.
+    for part in ("snapshot", "trace_command"):
+        assert entry[part]["exit"] in (0, 1) and entry[part]["wall_s"] > 0, entry[part]
+        assert entry[part]["peak_rss_mb"] > 20, part
+    assert entry["snapshot"]["exit"] == 0, entry["snapshot"]
+    assert entry["trace"]["wall_s"] > 0 and entry["trace"]["verdict"], entry["trace"]
+    flowviz = entry["flowviz"]
+    assert "skipped" in flowviz or (flowviz["exit"] == 0 and flowviz["wall_s"] > 0), flowviz
+    assert entry["sos"]["files"] > 10 and 0 < entry["sos"]["first_frame_s"] < 120
     # Each target has a verdict (not measured at 1000 flows) and the table was printed.
     assert [t["met"] for t in result["targets"]] == [None] * len(report.TARGETS)
     assert "first frame with data" in proc.stdout and "x raw" in proc.stdout
+    assert "ovs-flowviz" in proc.stdout
