@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from collectors.endpoints import Endpoints
 from model.contract import to_contract
 from model.join import NodeModel
+from model.neutron import TUNNEL_NETWORKS
 from model.problems import verdict
 from node.once import collect_once
 from node.session import NodeSession
@@ -92,6 +93,8 @@ def _vlan_text(local, segid, net_type, datapath=None) -> str:
     where = f"local VLAN {local}" if local is not None else f"OVN datapath {datapath}"
     if net_type == "flat":
         return f"{where} <-> flat (untagged)"
+    if net_type in TUNNEL_NETWORKS:
+        return f"{where} <-> {net_type} VNI {segid if segid is not None else '?'}"
     if segid is None:
         return f"{where} <-> provider VLAN ?"
     return f"{where} <-> provider VLAN {segid}"
@@ -121,15 +124,22 @@ def render_tree(model: NodeModel) -> Tree:
             v = node.add(f"vNIC {vv.vnic.mac}" + (f" {ips}" if ips else "")
                          + f" -> {vv.vnic.target} ({where}, {vv.link_state or '?'})")
             if vv.port:
+                facts = [f"physnet {vv.physical_network!r}"] if vv.physical_network else []
+                facts += [f"NIC {', '.join(vv.nics)}"] if vv.nics else []
                 v.add(_vlan_text(vv.local_vlan, vv.segmentation_id, vv.network_type, vv.datapath_key)
-                      + (f" on {vv.physical_bridge}" if vv.physical_bridge else "")
-                      + (f" (physnet {vv.physical_network!r}" if vv.physical_network else " (")
-                      + (f", NIC {', '.join(vv.nics)})" if vv.nics else ")"))
+                      + (f" on {vv.physical_bridge or vv.tunnel_bridge}"
+                         if vv.physical_bridge or vv.tunnel_bridge else "")
+                      + (f" ({', '.join(facts)})" if facts else ""))
 
     vlan_node = root.add(f"VLANs ({len(model.vlans)})")
     for vl in model.vlans:
+        out_by = (f" on {vl.tunnel_bridge} via {', '.join(vl.tunnel_ports) or '?'}"
+                  + (f" to {', '.join(vl.remote_ips)}" if vl.remote_ips else "")
+                  if vl.tunnel_bridge else f" on {vl.physical_bridge or '?'}")
         n = vlan_node.add(_vlan_text(vl.local_vlan, vl.segmentation_id, vl.network_type, vl.datapath_key)
-                          + f" on {vl.physical_bridge or '?'} ports {', '.join(vl.ports) or '-'}")
+                          + f"{out_by} ports {', '.join(vl.ports) or '-'}")
+        for f in vl.duplicate_flows:
+            n.add(f"[red]also[/]: {f.bridge} t{f.table} {f.match} -> {f.actions}  {f.n_packets} pkts")
         for label, f in (("egress", vl.egress_flow), ("ingress", vl.ingress_flow)):
             if f is None:
                 n.add(f"{label}: [red]no translation flow[/]")
@@ -144,7 +154,9 @@ def render_tree(model: NodeModel) -> Tree:
         for pv in model.ports:
             if pv.bridge != b.name:
                 continue
-            extra = []
+            # whose it is, where its type does not say so already
+            extra = ([pv.owner] if pv.owner in ("router", "gateway", "dhcp", "nic")
+                     else ["veth pair"] if pv.owner == "patch" and pv.type != "patch" else [])
             if pv.port.tag is not None:
                 extra.append(f"tag {pv.port.tag}")
             if pv.port.trunks:
@@ -155,6 +167,9 @@ def render_tree(model: NodeModel) -> Tree:
                 extra.append(f"peer {pv.interface.peer}")
             if pv.link_state:
                 extra.append(pv.link_state)
+            if len(pv.port.interfaces) > 1:
+                extra.append("bond of " + ", ".join(f"{i.name} {i.link_state or '?'}"
+                                                    for i in pv.port.interfaces))
             bn.add(f"{pv.ofport if pv.ofport is not None else '?'}: {pv.name} "
                    f"({', '.join(extra)})")
 
