@@ -110,6 +110,9 @@ def path_of(model: NodeModel, port: str) -> tuple[str, tuple[HopSpec, ...]]:
                         f"VLAN {tag}" if tag is not None else "untagged", "dump-ports",
                         out_ids, in_ids, opens=("port", pv.name)))
     int_flows = _flows(model, pv.bridge)
+    if model.ovn is not None and tag is None:
+        hops += _ovn_hops(model, pv, int_flows)
+        return f"path of {name}'s vNIC {mac or '?'} ({tap})", tuple(hops)
     fw_out = [f for f in int_flows if f.table == 60 and port_refers(_in_port(f), pv)]
     fw_in = [f for f in int_flows if f.table == 60 and mac and f"dl_dst={mac}" in f.match]
     if fw_out or fw_in:
@@ -156,6 +159,59 @@ def path_of(model: NodeModel, port: str) -> tuple[str, tuple[HopSpec, ...]]:
                                 opens=("port", nic.name), shared=True))
         hops.append(HopSpec("wire", "wire", provider, "", ()))
     return f"path of {name}'s vNIC {mac or '?'} ({tap})", tuple(hops)
+
+
+def _ovn_hops(model: NodeModel, pv: PortView, int_flows: tuple[Flow, ...]) -> list[HopSpec]:
+    """On an OVN chassis: the tap's logical port (its table-0 flow out, the
+    output flow to it in), the localnet patch, the VLAN push and strip of
+    model/ovn.py, the NIC and the wire."""
+    vv = next((v for i in model.instances for v in i.vnics if v.port is pv), None)
+    net = model.vlan(f"dp{vv.datapath_key}") if vv and vv.datapath_key is not None else None
+    lport = pv.interface.iface_id if pv.interface else None
+    dp = f"metadata={net.datapath_key:#x}" if net else None
+    t0 = [f for f in int_flows if f.table == 0 and port_refers(_in_port(f), pv)]
+    out_to = [f for f in int_flows if dp and f.table != 0 and dp in f.match
+              and _outputs_to(f, pv)]
+    hops = [HopSpec("logical", f"logical port {lport or '?'}",
+                    f"datapath {net.datapath_key}" if net else "no datapath", "flows",
+                    tuple(("flow", f.key) for f in t0), tuple(("flow", f.key) for f in out_to),
+                    missing_out="" if t0 else f"no table-0 flow for ofport {pv.ofport}: unbound",
+                    opens=("flows", "port", pv.name))]
+    if net is None or net.localnet is None:
+        return hops
+    patch = next((p for p in model.ports if p.bridge == pv.bridge and p.type == "patch"
+                  and p.peer_bridge == net.physical_bridge and p.name.endswith(net.localnet)),
+                 None)
+    if patch is not None:
+        o, i = _port_ids(patch, "tx", "rx")
+        hops.append(HopSpec("patch", patch.name, "localnet patch", "dump-ports", o, i,
+                            opens=("port", patch.name), shared=True))
+    provider = ("flat (untagged)" if net.network_type == "flat"
+                else f"VLAN {net.segmentation_id}")
+    e, g = net.egress_flow, net.ingress_flow
+    hops.append(HopSpec(
+        "translation", f"{net.localnet} -> {provider}", "localnet", "flows",
+        (("flow", e.key),) if e else (), (("flow", g.key),) if g else (),
+        missing_out="" if e else f"no flow outputs datapath {net.datapath_key} to {net.localnet}",
+        missing_in="" if g else f"no table-0 flow takes {provider} in from {net.localnet}",
+        opens=("vlan", net.key)))
+    for nic_name in net.nics:
+        nic = model.port(nic_name)
+        if nic is not None:
+            o, i = _port_ids(nic, "tx", "rx")
+            hops.append(HopSpec("nic", nic.name, "physical NIC", "dump-ports", o, i,
+                                opens=("port", nic.name), shared=True))
+    hops.append(HopSpec("wire", "wire", provider, "", ()))
+    return hops
+
+
+def _outputs_to(f: Flow, pv: PortView) -> bool:
+    """An ``output:<port>`` of the flow's actions names this port (no full parse)."""
+    for part in f.actions.split("output:")[1:]:
+        target = part.split(",", 1)[0]
+        if port_refers(target, pv):
+            return True
+    return False
 
 
 def _in_port(f: Flow) -> str | None:

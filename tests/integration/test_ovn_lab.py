@@ -19,6 +19,7 @@ import pytest
 from lab import ovn as labovn
 from lab import run as cmd
 from lab.node import VMS
+from model.path import path_between
 from node.once import collect_once, opened
 from tests.conftest import continuous_ping, lab_possible, new_lab_name, running_lab
 from tests.ui.test_drilldown_lab import cells, cursor_to, live_app, on, text_of, until
@@ -91,8 +92,8 @@ def test_snapshot_json_gives_each_instance_its_chain_to_the_nic(ovn_lab, ping):
 
 def test_the_translation_counters_move_while_instance01_pings(ovn_lab, ping):
     with opened(ovn_lab.endpoints()) as session:
-        session.refresh()
-        time.sleep(1.5)
+        first = session.refresh()
+        time.sleep(2.5)
         refresh = session.refresh()
     vm1 = next(vv for i in refresh.model.instances for vv in i.vnics if vv.vnic.target == VM1.tap)
     net = refresh.model.vlan(f"dp{vm1.datapath_key}")
@@ -100,6 +101,12 @@ def test_the_translation_counters_move_while_instance01_pings(ovn_lab, ping):
     for flow in (net.egress_flow, net.ingress_flow):
         rate = refresh.rate(flow)
         assert rate is not None and rate[0] > 0, f"{flow.match} did not move"
+    # the packet path: every hop of this vNIC moves both ways, none is a stop
+    path = path_between(first.model, refresh.model, VM1.tap, refresh.clock - first.clock)
+    assert path.stops == ()
+    moving = {h.spec.key: (h.out_pps, h.in_pps) for h in path.hops}
+    for key in ("logical", "translation", "nic"):
+        assert all(r and r > 0 for r in moving[key]), (key, moving[key])
 
 
 def test_trace_on_the_ovn_br_int_leaves_eth0_tagged_100_with_ovn_table_names(ovn_lab, ping):

@@ -341,3 +341,28 @@ def test_an_openflow13_dump_as_sos_takes_it_gives_the_same_chain():
     assert net.ingress_flow.actions.startswith("pop_vlan,")
     assert vnic_of(model, INSTANCE00.tap).network_type == "flat"
     assert model.problems == ()
+
+
+def test_the_packet_path_of_an_ovn_vnic_crosses_its_logical_port_and_localnet():
+    from model.path import path_of
+
+    model = lab_model()
+    title, hops = path_of(model, INSTANCE01.tap)
+    assert [h.key for h in hops] == ["vnic", "tap", "port", "logical", "patch", "translation",
+                                     "nic", "wire"]
+    logical, translation = hops[3], hops[5]
+    (t0,) = logical.out_ids
+    assert t0[1][1] == 0 and 'in_port="tap2d1670a4-8e"' in t0[1][3]  # its table-0 flow
+    assert translation.out_ids == (("flow", model.vlan("dp1").egress_flow.key),)
+    assert translation.in_ids == (("flow", model.vlan("dp1").ingress_flow.key),)
+    assert hops[-1].detail == "VLAN 100" and hops[6].label == "eth0"
+
+
+def test_an_unbound_vnic_s_path_stops_at_its_logical_port():
+    from model.path import path_of
+
+    ovsdb = lab_ovsdb(lambda rows: _without_binding(rows, INSTANCE01.tap))
+    flows = lab_flows(_drop_lines('in_port="tap2d1670a4-8e"', "table=0"))
+    _, hops = path_of(lab_model(ovsdb, flows), INSTANCE01.tap)
+    assert [h.key for h in hops][-1] == "logical"
+    assert "unbound" in hops[-1].missing_out
