@@ -124,7 +124,8 @@ def path_of(model: NodeModel, port: str) -> tuple[str, tuple[HopSpec, ...]]:
                             tuple(("flow", f.key) for f in fw_in), drop_flows=drops,
                             opens=("flows", "port", pv.name)))
     vlan = model.vlan(tag) if tag is not None else None
-    phy = vlan.physical_bridge if vlan else None
+    tunnel = bool(vlan and vlan.tunnel_bridge and not vlan.physical_bridge)
+    phy = (vlan.tunnel_bridge if tunnel else vlan.physical_bridge) if vlan else None
     int_patch = next((p for p in model.ports if p.bridge == pv.bridge and p.peer_bridge == phy
                       and p.type == "patch"), None) if phy else None
     if int_patch is not None:
@@ -133,29 +134,39 @@ def path_of(model: NodeModel, port: str) -> tuple[str, tuple[HopSpec, ...]]:
         hops.append(HopSpec("patch", f"{int_patch.name} = {peer}", "patch ports",
                             "dump-ports", o, i, opens=("port", int_patch.name), shared=True))
     if vlan is not None and phy is not None:
-        provider = ("flat (untagged)" if vlan.network_type == "flat"
-                    else f"VLAN {vlan.segmentation_id}")
+        if tunnel:
+            provider = f"VNI {vlan.segmentation_id}"
+        else:
+            provider = ("flat (untagged)" if vlan.network_type == "flat"
+                        else f"VLAN {vlan.segmentation_id}")
         phy_patch = model.port(int_patch.interface.peer) if int_patch and int_patch.interface else None
         drops = tuple(f for f in _flows(model, phy) if _drop_flow(f) and f.priority == 2
                       and phy_patch and port_refers(_in_port(f), phy_patch))
         drops += tuple(f for f in int_flows if _drop_flow(f) and f.priority == 2 and f.table == 0
                        and int_patch and port_refers(_in_port(f), int_patch))
         e, g = vlan.egress_flow, vlan.ingress_flow
+        in_bridge = phy if tunnel else pv.bridge  # where the frames get their local VLAN back
         hops.append(HopSpec(
             "translation", f"{phy}, VLAN {tag} -> {provider}", "translation",
             "flows", (("flow", e.key),) if e else (),
             (("flow", g.key),) if g else (),
             missing_out="" if e else f"no flow on {phy} turns local VLAN {tag} into {provider}",
-            missing_in="" if g else f"no flow on {pv.bridge} turns {provider} into VLAN {tag}",
+            missing_in="" if g else f"no flow on {in_bridge} turns {provider} into VLAN {tag}",
             drop_flows=drops, opens=("vlan", tag)))
-        for nic_name in vlan.nics:
-            nic = model.port(nic_name)
+        exits = vlan.tunnel_ports if tunnel else vlan.nics
+        for n, exit_name in enumerate(exits):
+            nic = model.port(exit_name)
             if nic is None:
                 continue
             o, i = _port_ids(nic, "tx", "rx")
             members = [x.name for x in nic.port.interfaces]
-            detail = (f"bond of {', '.join(members)}" if len(members) > 1 else "physical NIC")
-            hops.append(HopSpec("nic", nic.name, detail, "dump-ports", o, i,
+            if tunnel:
+                remote = vlan.remote_ips[n] if n < len(vlan.remote_ips) else "?"
+                detail, key = f"remote {remote}, {provider}", "tunnel"
+            else:
+                detail = f"bond of {', '.join(members)}" if len(members) > 1 else "physical NIC"
+                key = "nic"
+            hops.append(HopSpec(key, nic.name, detail, "dump-ports", o, i,
                                 opens=("port", nic.name), shared=True))
         hops.append(HopSpec("wire", "wire", provider, "", ()))
     return f"path of {name}'s vNIC {mac or '?'} ({tap})", tuple(hops)
@@ -341,7 +352,17 @@ def _first_stop(hops: list[Hop], order, direction: str, seconds: float,
             return Stop(where, direction, evidence, f)
         if missing:
             return Stop(where, direction, missing)
-        if h.spec.key == "nic" and direction == "in":
+        exits = [j for j in range(i + 1, len(hops)) if hops[j].spec.key in ("nic", "tunnel")]
+        if direction == "in" and h.spec.key == "translation" and exits:
+            # the NIC receives (other VLANs' traffic), but nothing of this network:
+            # its packets die before the NIC's ingress, upstream
+            nic = hops[exits[0]]
+            network = h.spec.label.split(" -> ")[-1]  # "VLAN 100", "VNI 239", "flat (untagged)"
+            return Stop(exits[0], direction,
+                        f"{moving_label} moves; nothing comes back on {network} from the "
+                        f"wire on {nic.spec.label} (it receives only other traffic: "
+                        f"{rate_text(nic.in_pps)}/s; the ingress translation: 0/s)")
+        if h.spec.key in ("nic", "tunnel") and direction == "in":
             return Stop(where, direction, f"{moving_label}; nothing comes back from the "
                                           f"wire on {h.spec.label} ({h.spec.source} rx 0/s)")
         return Stop(where, direction, f"{moving_label} moves, {h.spec.label} does not "
@@ -354,3 +375,21 @@ def path_between(then: NodeModel, now: NodeModel, port: str, seconds: float) -> 
     title, specs = path_of(now, port)
     ids = counter_ids(specs)
     return measure(title, specs, read(then, ids), read(now, ids), seconds)
+
+
+def path_dict(p: PacketPath) -> dict:
+    """One entry of ``snapshot --json``'s ``paths``."""
+    return {
+        "title": p.title,
+        "hops": [{"kind": h.spec.key, "label": h.spec.label, "detail": h.spec.detail,
+                  "source": h.spec.source, "out_pps": h.out_pps, "in_pps": h.in_pps,
+                  "drops": [{"bridge": f.bridge, "table": f.table, "priority": f.priority,
+                             "match": f.match, "rate": round(r, 3)} for f, r in h.drops]}
+                 for h in p.hops],
+        "stops": [{"hop": s.hop, "label": p.hops[s.hop].spec.label, "direction": s.direction,
+                   "evidence": s.evidence} for s in p.stops],
+    }
+
+
+def rate_text(pps: float | None) -> str:
+    return "?" if pps is None else f"{pps:.1f}"

@@ -100,7 +100,8 @@ def vnic_ip(model: NodeModel, pv: PortView) -> str | None:
     return None
 
 
-def _proto(spec: str) -> tuple[str, int | None]:
+def parse_proto(spec: str) -> tuple[str, int | None]:
+    """icmp, arp, tcp:N or udp:N as (kind, port)."""
     kind, _, port = spec.partition(":")
     if kind in ("icmp", "arp") and not port:
         return kind, None
@@ -130,7 +131,7 @@ def request_for(model: NodeModel, port: str, to_ip: str, proto: str = "icmp", *,
         raise TraceInputError(f"no port or tap {port!r} on this node (see `snapshot`)")
     if pv.ofport is None or pv.ofport < 0:
         raise TraceInputError(f"port {pv.name} has no ofport: it cannot be traced")
-    kind, l4 = _proto(proto)
+    kind, l4 = parse_proto(proto)
     to_ip = _ip(to_ip, "--to")
     vm_ip = _ip(src_ip, "--src") if src_ip else vnic_ip(model, pv)
     if vm_ip is None:

@@ -32,6 +32,7 @@ from tui.navigation import (
     OpenFlowDetail,
     OpenFlowOwner,
     OpenFlows,
+    OpenDrops,
     OpenInstance,
     OpenPath,
     OpenPort,
@@ -45,6 +46,7 @@ from tui.screens.flow_detail import FlowDetailScreen
 from tui.screens.flows import FlowsScreen
 from tui.screens.help import HelpScreen, own_bindings, sections
 from tui.screens.instance import InstanceScreen
+from tui.screens.drops import DropsScreen
 from tui.screens.overview import OverviewScreen
 from tui.screens.path import PathScreen
 from tui.screens.port import PortScreen
@@ -87,7 +89,7 @@ class JumpProvider(Provider):
 
 # The node screens, in the order the help lists their keys.
 HELP_SCREENS = (OverviewScreen, InstanceScreen, PortScreen, VlanScreen, FlowsScreen,
-                FlowDetailScreen, ProblemsScreen, PathScreen, TraceScreen)
+                FlowDetailScreen, ProblemsScreen, PathScreen, TraceScreen, DropsScreen)
 
 
 class OvsVlanApp(App):
@@ -102,6 +104,8 @@ class OvsVlanApp(App):
         Binding("p", "pause", "pause", tooltip="pause the display (collection goes on)"),
         Binding("r", "refresh_now", "refresh", tooltip="refresh now"),
         Binding("exclamation_mark", "problems", "problems", tooltip="the problem list"),
+        Binding("D", "drops", "drops", show=False,
+                tooltip="everything dropping packets now, fastest first"),
         Binding("ctrl+p", "command_palette", "palette", show=False, priority=True,
                 tooltip="jump to an instance, Nova name, tap, port, MAC, IP seen in flows, "
                         "or VLAN"),
@@ -237,6 +241,9 @@ class OvsVlanApp(App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen("help")
 
+    def action_drops(self) -> None:
+        self.post_message(OpenDrops())
+
     def action_problems(self) -> None:
         self.push_screen(ProblemsScreen())
 
@@ -263,6 +270,10 @@ class OvsVlanApp(App):
     @on(OpenPath)
     def _open_path(self, message: OpenPath) -> None:
         self.push_screen(PathScreen(message.port))
+
+    @on(OpenDrops)
+    def _open_drops(self, message: OpenDrops) -> None:
+        self.push_screen(DropsScreen())
 
     @on(OpenTrace)
     def _open_trace(self, message: OpenTrace) -> None:

@@ -43,6 +43,35 @@ def _interval(text: str) -> float:
     return value
 
 
+def _rates_window(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0.5 <= value <= 300:
+        raise argparse.ArgumentTypeError(f"--rates must be between 0.5 and 300 seconds, not {text}")
+    return value
+
+
+def _trace_proto(text: str) -> str:
+    from model.trace import TraceInputError, parse_proto
+
+    try:
+        parse_proto(text)
+    except TraceInputError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def _ipv4(text: str) -> str:
+    import ipaddress
+
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IPv4 address: {text!r}") from None
+
+
 def _db_remote(text: str) -> str:
     """Only active remotes: a typo must never make us listen (punix:, ptcp:)."""
     for remote in text.split(","):
@@ -153,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "on one line")
     snap.add_argument("--pretty", action="store_true",
                       help="with --json: indented by 2 for a reader (slower on a busy node)")
+    snap.add_argument("--rates", type=_rates_window, default=None, metavar="SECONDS",
+                      help="read the node twice, SECONDS apart: drops get rates, each vNIC's "
+                           "path is measured")
     _connection_flags(snap, suppress=True)
 
     exp = sub.add_parser(
@@ -169,12 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("trace", help="trace one packet from a vNIC (ofproto/trace, read-only)")
     tr.add_argument("--port", required=True, metavar="TAP",
                     help="the vNIC's tap, OVS port or MAC")
-    tr.add_argument("--to", required=True, metavar="IP", help="destination (e.g. the gateway)")
-    tr.add_argument("--proto", default="icmp", metavar="icmp|arp|tcp:N|udp:N",
+    tr.add_argument("--to", required=True, type=_ipv4, metavar="IP",
+                    help="destination (e.g. the gateway)")
+    tr.add_argument("--proto", default="icmp", type=_trace_proto, metavar="icmp|arp|tcp:N|udp:N",
                     help="what to send (default: icmp echo)")
     tr.add_argument("--from-wire", action="store_true",
                     help="the reverse direction: from the NIC on the provider VLAN toward the vNIC")
-    tr.add_argument("--src", metavar="IP", help="the vNIC's IP (default: from its firewall flows)")
+    tr.add_argument("--src", type=_ipv4, metavar="IP",
+                    help="the vNIC's IP (default: from its firewall flows)")
     tr.add_argument("--to-mac", metavar="MAC",
                     help="destination MAC (default: broadcast, as before ARP resolves it)")
     tr.add_argument("--json", action="store_true", help="one JSON object (ovsvlan-tui/trace/1)")
@@ -417,7 +451,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "snapshot":
             from tui.snapshot import run_snapshot
 
-            return run_snapshot(endpoints, as_json=args.json, pretty=args.pretty)
+            return run_snapshot(endpoints, as_json=args.json, pretty=args.pretty,
+                                rates=args.rates)
         if args.command == "exporter":
             from exporter.server import DEFAULT_INTERVAL, DEFAULT_LISTEN, run_exporter
 

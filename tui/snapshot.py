@@ -31,8 +31,55 @@ if TYPE_CHECKING:
     from collectors.saved.result import SavedNode
 
 
-def run_snapshot(endpoints: Endpoints, *, as_json: bool, pretty: bool = False) -> int:
-    return print_model(collect_once(endpoints), as_json=as_json, pretty=pretty)
+def run_snapshot(endpoints: Endpoints, *, as_json: bool, pretty: bool = False,
+                 rates: float | None = None) -> int:
+    """One reading; with ``rates``, two that many seconds apart: drops get rates and each
+    vNIC's path is measured (without, drops have totals only and no path is drawn)."""
+    if rates is None:
+        model = collect_once(endpoints)
+        return print_model(model, as_json=as_json, pretty=pretty,
+                           extra=packet_report(model, None, _datapaths(endpoints), (), 0.0))
+    import time
+
+    from node.once import opened
+
+    with opened(endpoints) as session:
+        then, dps_then, started = session.refresh().model, _datapaths(endpoints), time.monotonic()
+        time.sleep(rates)
+        links_changed = getattr(session.sources, "links_changed", None)
+        if links_changed is not None:  # netlink is read every few seconds: read it again now
+            links_changed()
+        model = session.refresh().model
+        seconds = time.monotonic() - started
+    return print_model(model, as_json=as_json, pretty=pretty,
+                       extra=packet_report(model, then, _datapaths(endpoints), dps_then, seconds))
+
+
+def _datapaths(endpoints: Endpoints) -> tuple:
+    """``dpctl/show -s`` (lost upcalls, datapath port drops); none when it cannot be read."""
+    from collectors import appctl
+
+    try:
+        return appctl.parse_dpctl_show(appctl.run(endpoints.ovs_rundir, "dpctl/show", "-s"))
+    except appctl.AppctlError as e:
+        print(f"ovsvlan-tui: datapath counters not read: {e}", file=sys.stderr)
+        return ()
+
+
+def packet_report(model: NodeModel, then: NodeModel | None, datapaths, dps_then,
+                  seconds: float) -> dict:
+    """What ``snapshot`` adds for "where does my packet die": the drops, and with two
+    readings each vNIC's path (a path costs a scan of br-int's flows: not for one reading)."""
+    from model import drops, path as pathmod
+
+    now_counters = drops.counters(model, datapaths)
+    then_totals = drops.totals(drops.counters(then, dps_then)) if then is not None else None
+    paths = []
+    if then is not None:
+        paths = [pathmod.path_between(then, model, vv.port.name, seconds)
+                 for inst in model.instances for vv in inst.vnics if vv.port is not None]
+    return {"drops": drops.rank(now_counters, then_totals, seconds), "paths": paths,
+            "seconds": seconds}
 
 
 def run_saved_snapshot(path: str, *, as_json: bool, pretty: bool = False) -> int:
@@ -55,22 +102,43 @@ def saved_session(saved: SavedNode) -> NodeSession:
     return NodeSession(saved_sources(saved), hostname=saved.observation.hostname)
 
 
-def contract_text(model: NodeModel, *, pretty: bool = False) -> str:
+def contract_text(model: NodeModel, *, pretty: bool = False, extra: dict | None = None) -> str:
     """The contract as one JSON text: compact (C encoder), or indented by 2 for a reader."""
     doc = to_contract(model)
+    if extra is not None:
+        from model.drops import drop_dict
+        from model.path import path_dict
+
+        doc["rates_seconds"] = round(extra["seconds"], 3) if extra["seconds"] else None
+        doc["drops"] = [drop_dict(d) for d in extra["drops"]]
+        doc["paths"] = [path_dict(p) for p in extra["paths"]]
     if pretty:
         return json.dumps(doc, indent=2) + "\n"
     return json.dumps(doc, separators=(",", ":")) + "\n"
 
 
-def print_model(model: NodeModel, *, as_json: bool, pretty: bool = False) -> int:
+def print_model(model: NodeModel, *, as_json: bool, pretty: bool = False,
+                extra: dict | None = None) -> int:
     if as_json:
-        sys.stdout.write(contract_text(model, pretty=pretty))
+        sys.stdout.write(contract_text(model, pretty=pretty, extra=extra))
         sys.stdout.flush()
     else:
         from rich.console import Console
 
-        Console().print(render_tree(model))
+        console = Console()
+        console.print(render_tree(model))
+        if extra is not None:
+            from widgets.drops import drops_text
+            from widgets.path import render_path
+
+            for p in extra["paths"]:
+                console.print()
+                console.print(render_path(p, console.width))
+            if not extra["paths"]:
+                console.print("\n(paths and drop rates: snapshot --rates SECONDS reads twice)",
+                              style="dim")
+            console.print()
+            console.print(drops_text(extra["drops"]))
     return exit_status(model)
 
 

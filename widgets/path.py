@@ -20,7 +20,7 @@ from widgets.format import rate
 STACK_BELOW = 120
 BOX_WIDTH = 26
 KIND_TITLES = {"vnic": "vNIC (libvirt)", "tap": "tap", "port": "OVS port", "firewall": "firewall",
-               "patch": "patch", "translation": "VLAN translation", "nic": "NIC", "wire": "wire"}
+               "patch": "patch", "translation": "VLAN translation", "nic": "NIC", "tunnel": "tunnel", "wire": "wire"}
 
 
 def _pps(value: float | None) -> str:
@@ -115,4 +115,39 @@ def _stacked(path: PacketPath, stopped: set[int], selected: int | None) -> Text:
         if i < len(path.hops) - 1:
             t.append("\n│", style="dim")
     t.append_text(_stop_lines(path))
+    return t
+
+
+def fdb_text(model, fdb, bridge: str, vlan: int, nics) -> Text:
+    """Which MACs the bridge learned on the provider VLAN behind each NIC, and how old."""
+    from model.learning import learned_on
+
+    t = Text()
+    where = f"VLAN {vlan}" if vlan else "untagged"
+    for nic in nics:
+        seen = learned_on(fdb, model, bridge, vlan, nic)
+        t.append(f"MACs learned on {bridge} {where} via {nic}: ", style="bold")
+        if seen:
+            t.append(", ".join(f"{e.mac} ({e.age if e.age is not None else '?'} s)"
+                               for e in seen[:6]) + (" …" if len(seen) > 6 else ""))
+        else:
+            t.append(f"none: nothing came from the wire on {where} via {nic} lately "
+                     f"(does the upstream switch carry {where}?)", style="bold red")
+        t.append("\n")
+    return t
+
+
+def conntrack_text(zone: int, entries, shown: int = 8) -> Text:
+    from model.learning import ct_states
+
+    t = Text(f"conntrack zone {zone} (reg6): {len(entries)} entr"
+             f"{'y' if len(entries) == 1 else 'ies'}", style="bold")
+    states = ct_states(entries)
+    if states:
+        t.append("  " + ", ".join(f"{k} {v}" for k, v in states.most_common()))
+    for e in entries[:shown]:
+        t.append(f"\n  {e.proto:<6} {e.orig.text():<44} reply {e.reply.text()}"
+                 + (f"  {e.state}" if e.state else ""), style="dim")
+    if len(entries) > shown:
+        t.append(f"\n  … {len(entries) - shown} more", style="dim")
     return t

@@ -17,15 +17,17 @@ from pathlib import Path
 
 import pytest
 
+from collectors import appctl
 from lab import node as labmod
-from model import path as pathmod
+from model import learning, path as pathmod
 from tests.integration.live_app import LiveApp, all_live, ofctl, until
 from tui.cli import endpoint_flags
 from tui.navigation import OpenPort
 from tui.screens.path import PathScreen
 from tui.screens.port import PortScreen
 from tui.screens.trace import TraceScreen
-from tui.snapshot import collect_once
+from node.once import collect_once
+from widgets.path import fdb_text
 
 pytestmark = pytest.mark.lab
 
@@ -163,3 +165,88 @@ async def test_the_path_and_trace_screens_show_it_live(shared_lab):
             await until(pilot, lambda: type(app.screen).__name__ == "FlowDetailScreen",
                         "the last hop's flow opened")
     assert app.errors() == []
+
+
+def drops_now(lab: labmod.Lab, seconds: str = "2") -> list[dict]:
+    out = cli(lab, "snapshot", "--json", "--rates", seconds)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)["drops"]
+
+
+def conntrack(lab: labmod.Lab, zone: int) -> list:
+    return list(appctl.parse_conntrack(appctl.run(str(lab.rundir), "dpctl/dump-conntrack",
+                                                  f"zone={zone}")))
+
+
+def test_egress_translation_deleted_the_drops_have_that_flow_on_top_and_moving(shared_lab):
+    ofctl(shared_lab, "--strict", "del-flows", "br-provider",
+          "table=0,priority=4,in_port=phy-br-provider,dl_vlan=2")
+    try:
+        with pinging(fast_ping(shared_lab)):
+            top = drops_now(shared_lab)[0]
+    finally:
+        labmod.install_flows(shared_lab)
+    assert top["source"] == "flow" and top["rate"] > 3
+    assert {k: top["flow"][k] for k in ("bridge", "table", "priority", "actions")} == {
+        "bridge": "br-provider", "table": 0, "priority": 2, "actions": "drop"}
+    assert top["subject"] == "phy-br-provider"
+
+
+def test_icmp_removed_from_the_security_group_the_firewall_drops_it(shared_lab):
+    """The gateway pings instance01; the instance's ingress ICMP rules are gone."""
+    ofctl(shared_lab, "del-flows", "br-int", "table=82,icmp")
+    from_gateway = ["ip", "netns", "exec", shared_lab.tor_ns, "ping", "-n", "-i", "0.2",
+                    VM.address.split("/")[0]]
+    try:
+        with pinging(from_gateway):
+            t = trace(shared_lab, "--from-wire")
+            top = drops_now(shared_lab)[0]
+            entries = conntrack(shared_lab, 2)
+    finally:
+        labmod.install_flows(shared_lab)
+    assert t["verdict"] == "drop"
+    assert (t["drop"]["bridge"], t["drop"]["table"], t["drop"]["table_name"]) == (
+        "br-int", 82, "rules ingress")
+    assert t["summary"].startswith("dropped by the security group: table 82 (rules ingress)")
+    assert top["rate"] > 3 and (top["flow"]["bridge"], top["flow"]["table"]) == ("br-int", 82)
+    assert [e for e in entries if e.proto == "icmp" and e.orig.src == labmod.GATEWAY] == []
+    # with the rules back, the same ping is let in and conntrack keeps it
+    with pinging(from_gateway):
+        back = trace(shared_lab, "--from-wire")
+        time.sleep(1)
+        entries = conntrack(shared_lab, 2)
+    assert back["verdict"] == "output"
+    assert [e for e in entries if e.proto == "icmp" and e.orig.src == labmod.GATEWAY]
+
+
+def test_gateway_moved_to_another_vlan_the_path_marks_the_nics_ingress(shared_lab):
+    tor = ["ovs-vsctl", f"--db=unix:{shared_lab.dir / 'tor'}/db.sock", "--timeout=10"]
+    gw_mac = json.loads(subprocess.run(
+        ["ip", "-n", shared_lab.tor_ns, "-j", "link", "show", "gw100"],
+        capture_output=True, text=True, check=True).stdout)[0]["address"]
+    subprocess.run([*tor, "set", "Port", "gw100", "tag=200"], check=True)
+    # the test's own doing: forget what was learned before the move (the gateway's
+    # neighbours too, or it may still be probing instance01 from a previous test)
+    subprocess.run(["ip", "-n", shared_lab.tor_ns, "neigh", "flush", "dev", "gw100"], check=True)
+    time.sleep(1)
+    subprocess.run(["ovs-appctl", "-t", str(shared_lab.rundir / "ovs-vswitchd.ctl"), "--",
+                    "fdb/flush", "br-provider"], check=True, capture_output=True)
+    try:
+        with pinging(fast_ping(shared_lab)):
+            t = trace(shared_lab)
+            path = path_now(shared_lab)
+            model = collect_once(shared_lab.endpoints())
+            fdb = appctl.parse_fdb("br-provider", appctl.run(str(shared_lab.rundir), "fdb/show",
+                                                             "br-provider"))
+    finally:
+        subprocess.run([*tor, "set", "Port", "gw100", "tag=100"], check=True)
+    assert t["verdict"] == "output" and t["egress"] == {
+        "bridge": "br-provider", "port": "eth0", "vlan": 100}
+    assert hop(path, "nic").out_pps > 0.5  # the pings (their ARPs) leave eth0 ...
+    [stop] = path.stops  # ... and nothing comes back
+    assert (stop.direction, path.hops[stop.hop].spec.key) == ("in", "nic")
+    assert "nothing comes back" in stop.evidence and "eth0" in stop.evidence
+    assert gw_mac not in {e.mac for e in learning.learned_on(fdb, model, "br-provider", 100,
+                                                             "eth0")}
+    assert "none: nothing came from the wire on VLAN 100 via eth0" in str(
+        fdb_text(model, fdb, "br-provider", 100, ("eth0",)))

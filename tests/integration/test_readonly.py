@@ -1,5 +1,6 @@
 """The tool only ever reads. After the TUI (refreshing, drilling everywhere,
-marking, pausing) and ``snapshot --json`` have run against a node, its OVS
+marking, pausing; the path, trace and drops screens) and ``snapshot --json``,
+``snapshot --rates`` and ``trace`` have run against a node, its OVS
 database, its flows, its links and its libvirt domains are exactly as they
 were; and every connection was opened read-only where the library allows:
 ``ovs-ofctl --read-only``, ``libvirt.openReadOnly``, an OVSDB IDL that never
@@ -20,8 +21,8 @@ import pytest
 from collectors import appctl
 from model.scopes import Scope
 from tests.integration.live_app import LiveApp, all_live, lab_endpoints, ofctl, until
-from tui.navigation import (OpenFlowDetail, OpenFlows, OpenInstance, OpenPath, OpenPort,
-                            OpenVlan)
+from tui.navigation import (OpenDrops, OpenFlowDetail, OpenFlows, OpenInstance, OpenPath,
+                            OpenPort, OpenVlan)
 from tui.screens.trace import TraceScreen
 from lab import node as labmod
 from tui.cli import endpoint_flags
@@ -130,6 +131,7 @@ async def test_the_tui_and_snapshot_change_nothing_on_the_node(fresh_lab, monkey
                             lambda: app.post_message(OpenFlowDetail(
                                 app.latest.model.vlans[0].ingress_flow)),
                             lambda: app.post_message(OpenPath(vm.tap)),
+                            lambda: app.post_message(OpenDrops()),
                             lambda: app.push_screen(TraceScreen(vm.tap, labmod.GATEWAY)),
                             app.action_problems, app.action_help):
             open_screen()
@@ -150,6 +152,8 @@ async def test_the_tui_and_snapshot_change_nothing_on_the_node(fresh_lab, monkey
     assert appctl_calls, "the trace screen traced nothing"
     for args in appctl_calls:  # options end before the command, and it only reports
         assert args[args.index("--") + 1] in appctl.READ_ONLY, args
+    assert {"ofproto/trace", "fdb/show", "dpctl/dump-conntrack", "dpctl/show"} <= {
+        args[args.index("--") + 1] for args in appctl_calls}
     assert [args for args, _shell in spies.processes
             if args not in ofctl_calls and args not in appctl_calls] == []
     assert spies.transactions == 0
@@ -161,6 +165,10 @@ async def test_the_tui_and_snapshot_change_nothing_on_the_node(fresh_lab, monkey
         cwd=REPO, capture_output=True, text=True, timeout=60)
     assert snap.returncode == 0, snap.stderr
     assert json.loads(snap.stdout)["instances"]
+    rates = subprocess.run(
+        [sys.executable, "-m", "tui.cli", *endpoint_flags(fresh_lab.endpoints()),
+         "snapshot", "--rates", "1"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert rates.returncode == 0, rates.stderr
     for extra in ([], ["--from-wire"], ["--proto", "arp"], ["--proto", "tcp:22"]):
         tr = subprocess.run(
             [sys.executable, "-m", "tui.cli", *endpoint_flags(fresh_lab.endpoints()),

@@ -54,6 +54,13 @@ def cli(*args: str, as_nobody: bool = False, **kwargs) -> subprocess.CompletedPr
     ["exporter", "--listen", "127.0.0.1:http"],
     ["exporter", "--top-flows", "-1"],
     ["exporter", "--top-flows", "many"],
+    ["snapshot", "--rates", "0"],
+    ["snapshot", "--rates", "soon"],
+    ["trace"],
+    ["trace", "--port", "tap1"],
+    ["trace", "--port", "tap1", "--to", "gateway"],
+    ["trace", "--port", "tap1", "--to", "192.0.2.1", "--proto", "icmp:8"],
+    ["trace", "--port", "tap1", "--to", "192.0.2.1", "--proto", "tcp:99999"],
 ], ids=lambda args: " ".join(args) or "-")
 def test_bad_input_gets_one_line_and_exit_status_2(args):
     result = cli(*args)

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from collections import deque
 
+from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from model import path as pathmod
+from collectors import appctl
+from model import learning, path as pathmod
 from model.scopes import Scope
 from node.session import Refresh
 from tui.navigation import OpenFlowDetail, OpenFlows, OpenInstance, OpenPort, OpenTrace, OpenVlan
 from tui.screens.base import NodeScreen
-from widgets.path import render_path
+from widgets.path import conntrack_text, fdb_text, render_path
 
 WINDOW = 5.0  # seconds the rates and the stop are judged over
 
@@ -38,6 +41,7 @@ class PathScreen(NodeScreen):
     DEFAULT_CSS = """
     PathScreen #scroll { height: 1fr; }
     PathScreen #picture { height: auto; padding: 0 1; }
+    PathScreen #learning { height: auto; padding: 1 1 0 1; }
     """
 
     def __init__(self, port: str) -> None:
@@ -52,8 +56,13 @@ class PathScreen(NodeScreen):
     def body(self) -> ComposeResult:
         with VerticalScroll(id="scroll"):
             yield Static(id="picture")
+            yield Static(id="learning")
 
     def show(self, refresh: Refresh) -> None:
+        # netlink is read every few seconds; the tap hop wants it every refresh while shown
+        sources = getattr(getattr(self.app.backend, "session", None), "sources", None)
+        if sources is not None and hasattr(sources, "links_changed"):
+            sources.links_changed()
         self._refresh = refresh
         model = refresh.model
         title, specs = pathmod.path_of(model, self.port_name)
@@ -64,6 +73,7 @@ class PathScreen(NodeScreen):
         then_clock, then = self._readings[0]
         self.path = pathmod.measure(title, specs, then, now, refresh.clock - then_clock)
         self._draw()
+        self._read_learning(model)
 
     def _draw(self) -> None:
         if self.path is None:
@@ -71,6 +81,39 @@ class PathScreen(NodeScreen):
         self.selected = min(self.selected, max(len(self.path.hops) - 1, 0))
         self.query_one("#picture", Static).update(
             render_path(self.path, self.size.width or 160, self.selected))
+
+    @work(thread=True, exclusive=True, group="learning", name="fdb-conntrack")
+    def _read_learning(self, model) -> None:
+        """fdb/show of the bridge the VLAN leaves by, and the port's conntrack zone."""
+        endpoints = getattr(self.app.backend, "endpoints", None)
+        pv = model.port(self.port_name) or next(
+            (p for p in model.ports if p.tap == self.port_name), None)
+        if endpoints is None or pv is None:
+            return
+        vlan = model.vlan(pv.port.tag) if pv.port.tag is not None else None
+        text = Text()
+        if vlan is not None and vlan.physical_bridge and vlan.nics:
+            provider = vlan.segmentation_id if vlan.network_type != "flat" else 0
+            try:
+                fdb = appctl.parse_fdb(vlan.physical_bridge, appctl.run(
+                    endpoints.ovs_rundir, "fdb/show", vlan.physical_bridge))
+                text.append_text(fdb_text(model, fdb, vlan.physical_bridge, provider, vlan.nics))
+            except appctl.AppctlError as e:
+                text.append(f"MAC learning not read: {e}", style="yellow")
+        zone = learning.ct_zone(model, pv)
+        if zone is not None:
+            try:
+                entries = appctl.parse_conntrack(appctl.run(
+                    endpoints.ovs_rundir, "dpctl/dump-conntrack", f"zone={zone}"))
+                text.append("\n")
+                text.append_text(conntrack_text(zone, entries))
+            except appctl.AppctlError as e:
+                text.append(f"\nconntrack not read: {e}", style="yellow")
+        self.app.call_from_thread(self._learned, text)
+
+    def _learned(self, text: Text) -> None:
+        if self.is_attached:
+            self.query_one("#learning", Static).update(text)
 
     def on_resize(self) -> None:
         self._draw()

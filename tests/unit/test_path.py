@@ -1,0 +1,50 @@
+"""A vNIC's path names the hops its packets really cross, on nodes others ran
+(tests/fixtures/real: the seed author's VXLAN compute node; the seed's VLAN node)."""
+
+from __future__ import annotations
+
+from model import path as pathmod
+from tests.unit.test_real_nodes import study_notes_node
+
+
+def test_a_vxlan_vnic_leaves_through_br_tun_and_its_tunnel_port_with_remote_ip_and_vni():
+    model = study_notes_node()
+    (inst,) = model.instances
+    (vv,) = inst.vnics
+    title, hops = pathmod.path_of(model, vv.port.name)
+    assert [h.key for h in hops] == ["vnic", "tap", "port", "firewall", "patch", "translation",
+                                     "tunnel", "wire"]
+    by_key = {h.key: h for h in hops}
+    assert by_key["translation"].label == "br-tun, VLAN 3 -> VNI 239"
+    assert by_key["tunnel"].label == "vxlan-ac10000b"
+    assert by_key["tunnel"].detail == "remote 172.16.0.11, VNI 239"
+    assert by_key["patch"].shared and by_key["tunnel"].shared
+    # the counters each hop reads: the br-tun translation flows (tables 22 and 4)
+    (out_id,), (in_id,) = by_key["translation"].out_ids, by_key["translation"].in_ids
+    assert (out_id[1][0], out_id[1][1], in_id[1][0], in_id[1][1]) == ("br-tun", 22, "br-tun", 4)
+
+
+def test_one_reading_gives_no_rates_and_marks_no_hop():
+    model = study_notes_node()
+    (vv,) = model.instances[0].vnics
+    title, hops = pathmod.path_of(model, vv.port.name)
+    reading = pathmod.read(model, pathmod.counter_ids(hops))
+    path = pathmod.measure(title, hops, reading, reading, 0.0)
+    assert path.stops == ()
+    assert all(h.out_pps is None and h.in_pps is None for h in path.hops)
+
+
+def test_an_idle_vnic_is_never_marked_even_when_shared_hops_move():
+    """Synthetic counters (two readings of the real node's ids, only the shared
+    hops advanced): other VLANs' traffic on the patch and tunnel says nothing."""
+    model = study_notes_node()
+    (vv,) = model.instances[0].vnics
+    title, hops = pathmod.path_of(model, vv.port.name)
+    then = {i: 0 for i in pathmod.counter_ids(hops)}
+    now = dict(then)
+    for h in hops:
+        if h.shared:
+            for i in h.out_ids + h.in_ids:
+                now[i] = 500
+    path = pathmod.measure(title, hops, then, now, 5.0)
+    assert path.stops == ()
