@@ -79,7 +79,10 @@ def run(rundir: str | None, command: str, *args: str, timeout: int = 5) -> str:
         raise AppctlError(f"ovs-appctl {command} took more than {timeout + 2} s: "
                           "is ovs-vswitchd busy or hung?") from None
     if proc.returncode != 0:
-        err = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
+        # skip ovs-appctl's own log lines ("2026-...Z|00001|unixctl|WARN|..."): the
+        # sentence after them says what failed
+        err = [line for line in (proc.stderr.strip() or proc.stdout.strip()).splitlines()
+               if not re.match(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T.*\|[A-Z]+\|", line)]
         first = err[0] if err else f"exit status {proc.returncode}"
         if "No such file" in first or "Connection refused" in first:
             first += (f" (is ovs-vswitchd running? its control socket is looked for in "

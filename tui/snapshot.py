@@ -38,13 +38,15 @@ def run_snapshot(endpoints: Endpoints, *, as_json: bool, pretty: bool = False,
     if rates is None:
         model = collect_once(endpoints)
         return print_model(model, as_json=as_json, pretty=pretty,
-                           extra=packet_report(model, None, _datapaths(endpoints), (), 0.0))
+                           extra=packet_report(model, None, _datapaths(endpoints, model), (),
+                                               0.0))
     import time
 
     from node.once import opened
 
     with opened(endpoints) as session:
-        then, dps_then, started = session.refresh().model, _datapaths(endpoints), time.monotonic()
+        then = session.refresh().model
+        dps_then, started = _datapaths(endpoints, then), time.monotonic()
         time.sleep(rates)
         links_changed = getattr(session.sources, "links_changed", None)
         if links_changed is not None:  # netlink is read every few seconds: read it again now
@@ -52,13 +54,18 @@ def run_snapshot(endpoints: Endpoints, *, as_json: bool, pretty: bool = False,
         model = session.refresh().model
         seconds = time.monotonic() - started
     return print_model(model, as_json=as_json, pretty=pretty,
-                       extra=packet_report(model, then, _datapaths(endpoints), dps_then, seconds))
+                       extra=packet_report(model, then, _datapaths(endpoints, model), dps_then,
+                                           seconds))
 
 
-def _datapaths(endpoints: Endpoints) -> tuple:
-    """``dpctl/show -s`` (lost upcalls, datapath port drops); none when it cannot be read."""
+def _datapaths(endpoints: Endpoints, model: NodeModel) -> tuple:
+    """``dpctl/show -s`` (lost upcalls, datapath port drops); none when it cannot be read,
+    or when the switch's flows could not be read either."""
     from collectors import appctl
 
+    openflow = next((x for x in model.sources if x.source == "openflow"), None)
+    if not model.bridges or openflow is None or openflow.status != "live":
+        return ()  # the sources already say what is down: one cause, one line
     try:
         return appctl.parse_dpctl_show(appctl.run(endpoints.ovs_rundir, "dpctl/show", "-s"))
     except appctl.AppctlError as e:
