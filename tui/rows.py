@@ -35,7 +35,7 @@ VNIC_COLUMNS = [("tap", "Tap"), ("mac", "MAC"), ("ips", "IPs"), ("vlan", "Local-
 FLOW_COLUMNS = [  # drop: which go first when narrow (match, actions and counters stay)
     Column("bridge", "Bridge", 11, drop=1),
     Column("table", "Tbl", 3, "right"),
-    Column("tname", "Table name", 14, drop=6),
+    Column("tname", "Table name", 22, drop=6),  # the longest names whole ("accepted egress normal")
     Column("prio", "Prio", 5, "right"),
     Column("cookie", "Cookie", 8, drop=7),
     Column("match", "Match", 20, flex=5),
@@ -333,7 +333,23 @@ def describe_registers(model: NodeModel, bridge: str, regs) -> str:
     return neutron.describe_registers(regs)
 
 
-def flow_row(model: NodeModel, refresh: Refresh, flow: Flow, key: str) -> Row:
+def match_cell(match: str, text: str = "") -> str:
+    """A flow's match as its row shows it: with a filter, from the field a filter
+    word matched ("…nw_src=192.168.100.30"), so a narrow Match column still
+    shows why the row is there; the whole match is in the flow detail."""
+    if not match:
+        return "(any)"
+    low = match.lower()
+    for word in text.lower().split():
+        at = low.find(word)
+        if at > 0:
+            start = match.rfind(",", 0, at) + 1  # the start of the field holding it
+            return "…" + match[start:] if start else match
+    return match
+
+
+def flow_row(model: NodeModel, refresh: Refresh, flow: Flow, key: str, text: str = "") -> Row:
+    """``text``: the flows screen's filter (see match_cell)."""
     rate = refresh.rate(flow)
     since = refresh.since_mark(flow)
     history = refresh.history.get(flow.key, ())
@@ -342,7 +358,7 @@ def flow_row(model: NodeModel, refresh: Refresh, flow: Flow, key: str) -> Row:
         flow.bridge, str(flow.table),
         table_name(model, flow.bridge, flow.table),
         str(flow.priority), f"{flow.cookie:#x}"[-8:] if flow.cookie else "0",
-        flow.match or "(any)", flow.actions,
+        match_cell(flow.match, text), flow.actions,
         fmt.count(flow.n_packets), fmt.count(flow.n_bytes),
         fmt.rate(rate[0] if rate else None), fmt.bits(rate[1] if rate else None),
         fmt.count(since[0]) if since else "", fmt.spark(history),

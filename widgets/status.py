@@ -48,9 +48,14 @@ class SourceBar(Static):
         t.append(f"  OVS {ovs_version or '?'}")
         if datapaths:
             t.append(f" ({'/'.join(sorted(set(datapaths)))})")
-        for s in sources:
-            t.append("  ")
-            t.append_text(source_text(s, now))
+        if sources and all(s.status == "live" for s in sources):
+            # one phrase for the usual case: the bar fits in 80 columns
+            t.append("  all sources ", style="bold")
+            t.append("live", style=_COLOURS["live"])
+        else:
+            for s in sources:
+                t.append("  ")
+                t.append_text(source_text(s, now))
         t.append(f"  every {interval:g}s", style="yellow" if adapted else "")
         if adapted:
             t.append(" (slowed: refresh is slow)", style="yellow")
@@ -69,16 +74,38 @@ class SourceBar(Static):
 
 
 class Breadcrumb(Static):
-    """Overview › instance01 › tap2d1670a4-8e › flows"""
+    """Overview › instance01 › tap2d1670a4-8e › flows
+
+    Where it is too long for the screen the middle goes ("overview › … ›
+    flows of tap2d1670a4-8e › br-int t60 p100"): the last element, where you
+    are, is never cut."""
 
     DEFAULT_CSS = """
     Breadcrumb { height: 1; padding: 0 1; color: $text-muted; }
     """
 
+    _path: tuple[str, ...] = ()
+
     def show(self, path: Sequence[str]) -> None:
-        t = Text(no_wrap=True, overflow="ellipsis")
-        for n, part in enumerate(path):
-            if n:
-                t.append(" › ", style="dim")
-            t.append(part, style="bold" if n == len(path) - 1 else "")
-        self.update(t)
+        self._path = tuple(path)
+        self.update(crumb_text(self._path, self.size.width - 2 if self.size.width else 0))
+
+    def on_resize(self) -> None:
+        if self._path:
+            self.show(self._path)
+
+
+def crumb_text(path: Sequence[str], width: int) -> Text:
+    """The path as one line of at most ``width`` cells (0: any), eliding the middle."""
+    parts = list(path)
+    shown = parts
+    n = 1
+    while width and len(" › ".join(shown)) > width and n < len(parts) - 1:
+        shown = parts[:1] + ["…"] + parts[n + 1:]
+        n += 1
+    t = Text(no_wrap=True, overflow="ellipsis")
+    for i, part in enumerate(shown):
+        if i:
+            t.append(" › ", style="dim")
+        t.append(part, style="bold" if i == len(shown) - 1 else "")
+    return t

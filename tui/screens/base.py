@@ -33,7 +33,7 @@ class NodeScreen(Screen):
         yield Breadcrumb(id="crumbs")
         with Vertical(id="body"):
             yield from self.body()
-        yield NodeFooter()
+        yield NodeFooter(compact=True)  # no padding between keys: more fit in 80 columns
 
     def body(self) -> ComposeResult:
         yield from ()

@@ -106,8 +106,8 @@ class FlowsScreen(NodeScreen):
         table.hide({"mark"} if refresh.mark is None else set())
         table.empty = (f"no flow here has every word of: {text}" if text else
                        _NOTHING.get(self.scope.kind, "no flows"))
-        table.set_rows(LazyRows(keys, lambda i: rows.flow_row(model, refresh, flows[i], keys[i])),
-                       index)
+        table.set_rows(LazyRows(keys, lambda i: rows.flow_row(model, refresh, flows[i], keys[i],
+                                                              text)), index)
         s = Text()
         s.append(f"{len(keys)}", style="bold")
         s.append(f" of {total} flows, {moving} moving, sorted by {sort}")

@@ -52,7 +52,8 @@ class OverviewScreen(NodeScreen):
     OverviewScreen .pane { border: round $primary-darken-2; border-title-color: $text;
                            height: auto; }
     OverviewScreen .pane:focus-within { border: round $accent; }
-    OverviewScreen .pane KeyedTable { height: auto; max-height: 100%; }
+    OverviewScreen .pane KeyedTable { height: auto; max-height: 100%;
+                                      scrollbar-size-horizontal: 0; }
     OverviewScreen #instances-pane { max-height: 40%; }
     OverviewScreen #vlans-pane { max-height: 30%; }
     OverviewScreen #ports-pane { height: 1fr; min-height: 5; }
@@ -93,7 +94,10 @@ class OverviewScreen(NodeScreen):
             line.append("  [!: list]", style="dim")
         else:
             line.append(said, style="green" if clean else "bold yellow")
-        self.query_one("#problems-line", Static).update(line)
+        problems_line = self.query_one("#problems-line", Static)
+        problems_line.update(line)
+        # nothing found: the source bar says so already; the row goes to the panes
+        problems_line.display = not clean
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         key = event.row_key.value

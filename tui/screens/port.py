@@ -65,19 +65,21 @@ class PortScreen(NodeScreen):
     def body(self) -> ComposeResult:
         with VerticalScroll(id="scroll"):
             yield Static(id="path")
+            # the counters first: what the operator came for is above the fold at
+            # 80x24; OVSDB's rows (often many external_ids) after them
             with Grid(id="grid"):
-                yield Static(id="ovs", classes="panel")
                 yield CounterPanel("OpenFlow port counters (ovs-ofctl dump-ports)", id="ofport",
                                    classes="panel")
                 yield CounterPanel("netlink (the device in the kernel)", id="netlink",
                                    classes="panel")
                 yield CounterPanel("libvirt (the VM's vNIC)", id="libvirt", classes="panel")
+                yield Static(id="ovs", classes="panel")
 
     def on_mount(self) -> None:
         self.query_one("#scroll").focus()  # arrows and page keys scroll the panels
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width < 120, "narrow")
+        self.set_class(self.size.width < 80, "narrow")
 
     def _port(self) -> PortView | None:
         return self.shown.model.port(self.port_name) if self.shown else None

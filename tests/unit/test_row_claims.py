@@ -1,6 +1,7 @@
-"""What the NIC screen says a physical NIC carries comes from the translation
-flows that exist now, and says which direction is missing (the seed node's
-saved outputs, with a flow taken away as `ovs-ofctl del-flows` would)."""
+"""What the screens claim from the flows: what a physical NIC carries comes from
+the translation flows that exist now and says which direction is missing;
+one plain name per table; a filtered row shows the field that matched (the
+seed node's saved outputs, with a flow taken away as `ovs-ofctl del-flows` would)."""
 
 from __future__ import annotations
 
@@ -55,3 +56,13 @@ def test_each_table_has_one_plain_name_and_a_release_note_where_its_meaning_chan
     assert neutron.table_name("int", 59) == "bandwidth rate limit"
     assert "packet rate limit" in neutron.table_note("int", 59)
     assert neutron.table_note("int", 60) == "" and neutron.table_note("phys", 59) == ""
+
+
+def test_a_filtered_flow_row_shows_the_field_the_filter_matched():
+    from tui.rows import match_cell
+
+    match = 'ip,reg5=0x3,in_port="tap2d1670a4-8e",dl_src=fa:16:3e:bc:78:a8,nw_src=192.168.100.30'
+    assert match_cell(match, "192.168.100.30") == "…nw_src=192.168.100.30"
+    assert match_cell(match, "") == match  # no filter: the match as printed
+    assert match_cell(match, "ip") == match  # matched at the start: nothing hidden
+    assert match_cell("", "x") == "(any)"
