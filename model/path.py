@@ -180,13 +180,16 @@ def _ovn_hops(model: NodeModel, pv: PortView, int_flows: tuple[Flow, ...]) -> li
     net = model.vlan(f"dp{vv.datapath_key}") if vv and vv.datapath_key is not None else None
     lport = pv.interface.iface_id if pv.interface else None
     dp = f"metadata={net.datapath_key:#x}" if net else None
+    dump = model.flows.get(pv.bridge)
+    read = dump is not None and dump.error is None  # else no verdict on missing flows
     t0 = [f for f in int_flows if f.table == 0 and port_refers(_in_port(f), pv)]
     out_to = [f for f in int_flows if dp and f.table != 0 and dp in f.match
               and _outputs_to(f, pv)]
     hops = [HopSpec("logical", f"logical port {lport or '?'}",
                     f"datapath {net.datapath_key}" if net else "no datapath", "flows",
                     tuple(("flow", f.key) for f in t0), tuple(("flow", f.key) for f in out_to),
-                    missing_out="" if t0 else f"no table-0 flow for ofport {pv.ofport}: unbound",
+                    missing_out="" if t0 or not read else
+                    f"no table-0 flow for ofport {pv.ofport}: unbound",
                     opens=("flows", "port", pv.name))]
     if net is None or net.localnet is None:
         return hops

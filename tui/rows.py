@@ -269,6 +269,11 @@ def vnic_path(model: NodeModel, refresh: Refresh, vv: VnicView) -> Text:
 def _ovn_path(t: Text, model: NodeModel, refresh: Refresh, vv: VnicView) -> Text:
     """On an OVN chassis: logical port -> datapath -> localnet -> provider VLAN."""
     t.append(f"\n  logical port {vv.logical_port}")
+    dump = model.flows.get(vv.port.bridge) if vv.port else None
+    if vv.datapath_key is None and (dump is None or dump.error):
+        t.append(f"  its network: {vv.port.bridge if vv.port else 'br-int'}'s flows are not "
+                 "read (yet)", style="yellow")
+        return t
     if vv.datapath_key is None:
         t.append("  not bound: no table-0 flow loads its network", style="bold red")
         return t

@@ -366,3 +366,11 @@ def test_an_unbound_vnic_s_path_stops_at_its_logical_port():
     _, hops = path_of(lab_model(ovsdb, flows), INSTANCE01.tap)
     assert [h.key for h in hops][-1] == "logical"
     assert "unbound" in hops[-1].missing_out
+
+
+def test_with_br_int_s_flows_unread_the_path_gives_no_unbound_verdict():
+    from model.path import path_of
+
+    flows = {"br-provider": lab_flows()["br-provider"]}  # br-int's first dump not in yet
+    _, hops = path_of(lab_model(flows=flows), INSTANCE01.tap)
+    assert hops[-1].key == "logical" and hops[-1].missing_out == ""
