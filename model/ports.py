@@ -85,11 +85,12 @@ def is_veth_pair(int_port: str, phys_port: str, phys_bridge: str) -> bool:
 
 
 def remote_ip(iface: OvsInterface) -> str | None:
-    """A tunnel's far end: options:remote_ip, else the agent's name for it
-    (vxlan-0a000072 = 10.0.0.114)."""
+    """A tunnel's far end: options:remote_ip, else (an output that hides the
+    options) the agent's name for an IPv4 end (vxlan-0a000072 = 10.0.0.114).
+    With remote_ip=flow the far end is chosen per packet: none is named."""
     ip = unquote(iface.options.get("remote_ip"))
-    if ip and ip != "flow":
-        return ip
+    if ip is not None:
+        return None if ip == "flow" else ip
     head, _, tail = iface.name.rpartition("-")
     if head and len(tail) == 8:
         try:
