@@ -25,12 +25,16 @@ from lab import node as labmod
 from lab import ovn as labovn
 from tui.app import OvsVlanApp
 from node.live import LiveBackend
+from tui.navigation import OpenPath
+from tui.screens.drops import DropsScreen
 from tui.screens.flow_detail import FlowDetailScreen
 from tui.screens.flows import FlowsScreen
 from tui.screens.instance import InstanceScreen
 from tui.screens.overview import OverviewScreen
+from tui.screens.path import PathScreen
 from tui.screens.port import PortScreen
 from tui.screens.problems import ProblemsScreen
+from tui.screens.trace import TraceScreen
 from tui.screens.vlan import VlanScreen
 
 SIZE = (160, 48)
@@ -107,6 +111,20 @@ async def _tour(endpoints: Endpoints, out: Path, *, ovn: bool = False) -> list[P
         await _screen(pilot, PortScreen)
         shots.append(await _shoot(pilot, cfg, "port"))
 
+        if not ovn:  # the path and the trace, from the port (P, t)
+            await pilot.press("P")
+            await _screen(pilot, PathScreen)
+            await _until(pilot, lambda: app.screen.path is not None
+                         and app.screen.path.seconds >= 4, "the path's rates")
+            shots.append(await _shoot(pilot, cfg, "path"))
+            await pilot.press("t")
+            await _screen(pilot, TraceScreen)
+            await pilot.press(*labmod.GATEWAY, "enter")
+            await _until(pilot, lambda: app.screen.result is not None, "a trace")
+            shots.append(await _shoot(pilot, cfg, "trace"))
+            await pilot.press("escape", "escape")
+            await _screen(pilot, PortScreen)
+
         await pilot.press("v")
         await _screen(pilot, VlanScreen)
         shots.append(await _shoot(pilot, cfg, "vlan", moving=True))
@@ -126,6 +144,11 @@ async def _tour(endpoints: Endpoints, out: Path, *, ovn: bool = False) -> list[P
         await _screen(pilot, ProblemsScreen)
         shots.append(await _shoot(pilot, cfg, "problems"))
 
+        if not ovn:
+            await pilot.press("escape", "D")
+            await _screen(pilot, DropsScreen)
+            await pilot.pause(5)  # rates over a few refreshes
+            shots.append(await _shoot(pilot, cfg, "drops"))
         await pilot.press("escape", "question_mark")
         await _until(pilot, lambda: type(app.screen).__name__ == "HelpScreen", "help")
         shots.append(await _shoot(pilot, cfg, "help"))
@@ -134,6 +157,12 @@ async def _tour(endpoints: Endpoints, out: Path, *, ovn: bool = False) -> list[P
         await _screen(pilot, OverviewScreen)
         await pilot.resize_terminal(*NARROW)
         shots.append(await _shoot(pilot, cfg, "overview-80x24"))
+        if not ovn:
+            app.post_message(OpenPath(vm.tap))
+            await _screen(pilot, PathScreen)
+            await _until(pilot, lambda: app.screen.path is not None
+                         and app.screen.path.seconds >= 4, "the path's rates")
+            shots.append(await _shoot(pilot, cfg, "path-80x24"))
     return [s for s in shots if s is not None]
 
 

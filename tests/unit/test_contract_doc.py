@@ -35,3 +35,19 @@ def test_every_field_the_snapshot_emits_is_in_the_contract_document():
 
 def test_every_problem_kind_is_in_the_contract_document():
     assert [k for k in KINDS if f"`{k}`" not in DOC] == []
+
+
+def test_every_field_snapshot_adds_for_drops_and_paths_is_in_the_contract_document():
+    from model import drops, path as pathmod
+    from model.drops import drop_dict
+
+    obs, tables = seed_observation()
+    model = build_model(obs, lambda f: tables[f.bridge].detail_of(f))
+    ranked = [drops.Drop(c, None) for c in drops.counters(model)]  # zeros too
+    port = next(vv.port.name for i in model.instances for vv in i.vnics if vv.port)
+    path = pathmod.path_between(model, model, port, 1.0)
+    doc = {"rates_seconds": 1.0, "drops": [drop_dict(d) for d in ranked],
+           "paths": [pathmod.path_dict(path)]}
+    assert ranked and path.hops
+    missing = sorted({p for p, k in keys(doc) if f'"{k}"' not in DOC})
+    assert missing == []
