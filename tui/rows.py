@@ -101,7 +101,8 @@ def instance_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, dict]]:
                      "domain": d.name if n == 0 else "", "state": state,
                      "project": d.project or ""}
             if vv is not None:
-                phys = "/".join(x for x in (vv.physical_bridge, ",".join(vv.nics)) if x)
+                phys = "/".join(x for x in (vv.physical_bridge, ",".join(vv.nics)) if x) \
+                    or (vv.tunnel_bridge or "")
                 cells.update(
                     tap=vv.vnic.target or "?",
                     port=(Text("not on OVS", style="red") if vv.port is None

@@ -57,3 +57,10 @@ def test_the_snapshot_tree_lists_a_duplicate_translation_beside_the_one_shown():
     console.print(render_tree(xianghui_node()))
     text = console.export_text()
     assert "also: br-int t0 in_port=28,dl_vlan=107 -> mod_vlan_vid:1,NORMAL  0 pkts" in text
+
+
+def test_a_vxlan_instance_row_names_br_tun_as_its_way_out():
+    from tests.unit.test_real_nodes import hotsos_node
+    model = hotsos_node()
+    ((_, cells),) = rows.instance_rows(model, refresh_of(model))
+    assert (cells["vlan"], cells["phys"]) == ("3 -> vxlan 1233", "br-tun")
