@@ -34,6 +34,7 @@ from model.records import (
 )
 
 SOURCES = ("ovsdb", "openflow", "libvirt", "netlink")
+EMPTY: Mapping = MappingProxyType({})
 DOMAIN_POLL = 10.0  # seconds between libvirt re-lists when no event arrives
 LINK_POLL = 5.0  # seconds between netlink reads when links_changed() is not called
 SB_POLL = 10.0  # seconds between reads of an OVN chassis' southbound DB (names only)
@@ -99,7 +100,7 @@ class LiveSources:
         self._links_at: float | None = None  # when links were last read; None: read now
         # first flow dumps started before OVSDB answered (prefetch_flows)
         self._prefetch: threading.Thread | None = None
-        self._prefetched: list[openflow.FlowTable] = []
+        self._prefetched: tuple[list[openflow.FlowTable], dict] = ([], {})
         self._sb: OvnSouthbound | None = None
         self._sb_at: float | None = None
 
@@ -136,38 +137,49 @@ class LiveSources:
         On a busy node the first dump is the longest read (50k flows: ~1.4 s),
         and the bridges to dump are known without OVSDB: ovs-vswitchd serves
         each one's OpenFlow on ``<rundir>/<bridge>.mgmt``. The first reading
-        that knows OVSDB's bridges takes these tables (waiting for them unless
-        it is a topology-first reading); one OVSDB does not list is dropped.
+        that knows OVSDB's bridges takes these dumps as its own flow reads
+        (waiting for them unless it is a topology-first reading); a bridge
+        OVSDB does not list is dropped, one whose dump failed is read again.
         """
         tables = [openflow.FlowTable(b) for b in openflow.mgmt_bridges(self.endpoints.ovs_rundir)]
         rundir = self.endpoints.ovs_rundir
+        results: dict[str, tuple[openflow.FlowDelta, str | None]] = {}
 
         async def dump_all() -> None:
-            await asyncio.gather(*(openflow.refresh_table(t, rundir=rundir) for t in tables))
+            done = await asyncio.gather(*(openflow.refresh_table(t, rundir=rundir)
+                                          for t in tables))
+            results.update((t.bridge, r) for t, r in zip(tables, done))
 
-        self._prefetched = tables
+        self._prefetched = (tables, results)
         self._prefetch = threading.Thread(target=_run, args=(dump_all(),),
                                           name="first flow dumps", daemon=True)
         self._prefetch.start()
         return self._prefetch
 
-    def _take_prefetched(self, bridges: list[str], *, wait: bool) -> None:
-        """Put the prefetched tables of ``bridges`` in place once their dumps are done."""
+    def _take_prefetched(self, bridges: list[str], *, wait: bool
+                         ) -> dict[str, tuple[openflow.FlowDelta, str | None]]:
+        """The prefetched tables of ``bridges`` put in place once their dumps are
+        done: their (delta, error), the flow reads of this reading."""
         prefetch = self._prefetch
         if prefetch is None or not bridges or (prefetch.is_alive() and not wait):
-            return
+            return {}
         prefetch.join()
-        for table in self._prefetched:
+        tables, results = self._prefetched
+        self._prefetch, self._prefetched = None, ([], {})
+        taken = {}
+        for table in tables:
             mine = self._tables.get(table.bridge)
-            if table.bridge in bridges and (mine is None or mine.dump is None):
+            if table.bridge in bridges and table.dump is not None and table.bridge in results \
+                    and (mine is None or mine.dump is None):
                 self._tables[table.bridge] = table
-        self._prefetch, self._prefetched = None, []
+                taken[table.bridge] = results[table.bridge]
+        return taken
 
     def close(self) -> None:
         """Wait for a prefetch still running (its ovs-ofctl ends within its timeout)."""
         if self._prefetch is not None:
             self._prefetch.join()
-            self._prefetch, self._prefetched = None, []
+            self._prefetch, self._prefetched = None, ([], {})
 
     # -- the reading -------------------------------------------------------
 
@@ -183,13 +195,13 @@ class LiveSources:
         # unless a prefetch has read them already; the reading right after
         # reads the flows.
         first = self._topology_first and bool(bridges) and not self._topology_shown
-        self._take_prefetched(bridges, wait=not first)
+        prefetched = self._take_prefetched(bridges, wait=not first)
         tables = [self._tables.setdefault(b, openflow.FlowTable(b)) for b in bridges]
         links_due = self._links_due()
         pending = first and any(t.dump is None for t in tables)
         self._topology_shown = self._topology_shown or bool(tables)
         flows, (ports, port_bridges), links = _run(
-            self._pull(tables, links_due, with_flows=not pending))
+            self._pull(tables, links_due, with_flows=not pending, done=prefetched))
         if pending:
             deltas = {t.bridge: openflow.FlowDelta(t.bridge, 0.0) for t in tables}
             self.set_state(SourceState("openflow", "connecting",
@@ -226,13 +238,19 @@ class LiveSources:
             return openflow.flow_detail(flow)
         return table.detail_of(flow)
 
-    async def _pull(self, tables: list[openflow.FlowTable], links: bool, with_flows: bool = True):
+    async def _pull(self, tables: list[openflow.FlowTable], links: bool, with_flows: bool = True,
+                    done: Mapping[str, tuple[openflow.FlowDelta, str | None]] = EMPTY):
+        """Flows (those in ``done`` read already), port counters and links, at once."""
         rundir = self.endpoints.ovs_rundir
-        flow_jobs = [openflow.refresh_table(t, rundir=rundir) for t in tables] if with_flows else []
+        to_read = [t for t in tables if t.bridge not in done] if with_flows else []
+        flow_jobs = [openflow.refresh_table(t, rundir=rundir) for t in to_read]
         port_jobs = [openflow.dump_ports(t.bridge, rundir=rundir) for t in tables]
         link_jobs = [self._read_links()] if links else []
         results = await asyncio.gather(*flow_jobs, *port_jobs, *link_jobs)
-        flows: list[tuple[openflow.FlowDelta, str | None]] = list(results[: len(flow_jobs)])
+        read = dict(zip((t.bridge for t in to_read), results[: len(flow_jobs)]))
+        flows: list[tuple[openflow.FlowDelta, str | None]] = [
+            done[t.bridge] if t.bridge in done else read[t.bridge]
+            for t in tables] if with_flows else []
         port_results = results[len(flow_jobs): len(flow_jobs) + len(tables)]
         ports = tuple(c for r in port_results if not isinstance(r, str) for c in r)
         answered = [t.bridge for t, r in zip(tables, port_results) if not isinstance(r, str)]
