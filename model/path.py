@@ -73,8 +73,7 @@ class PacketPath:
         return tuple(s for s in self.stops if s.hop == index)
 
 
-def _drop_flow(f: Flow) -> bool:
-    return f.actions in ("drop", "")
+_DROPS = ("drop", "")  # the actions of a flow that drops: explicit, or none at all
 
 
 def _flows(model: NodeModel, bridge: str | None) -> tuple[Flow, ...]:
@@ -110,14 +109,17 @@ def path_of(model: NodeModel, port: str) -> tuple[str, tuple[HopSpec, ...]]:
                         f"VLAN {tag}" if tag is not None else "untagged", "dump-ports",
                         out_ids, in_ids, opens=("port", pv.name)))
     int_flows = _flows(model, pv.bridge)
+    # one pass over br-int (tens of thousands of flows) for the tables a path reads
+    fw_flows = tuple(f for f in int_flows if f.table == 60 or (
+        f.actions in _DROPS and (f.table in FIREWALL_TABLES or f.priority == 2)))
     if model.ovn is not None and tag is None:
         hops += _ovn_hops(model, pv, int_flows)
         return f"path of {name}'s vNIC {mac or '?'} ({tap})", tuple(hops)
-    fw_out = [f for f in int_flows if f.table == 60 and port_refers(_in_port(f), pv)]
-    fw_in = [f for f in int_flows if f.table == 60 and mac and f"dl_dst={mac}" in f.match]
+    fw_out = [f for f in fw_flows if f.table == 60 and port_refers(_in_port(f), pv)]
+    fw_in = [f for f in fw_flows if f.table == 60 and mac and f"dl_dst={mac}" in f.match]
     if fw_out or fw_in:
         reg = f"reg5={pv.ofport:#x}" if pv.ofport is not None else "?"
-        drops = tuple(f for f in int_flows if f.table in FIREWALL_TABLES and _drop_flow(f)
+        drops = tuple(f for f in fw_flows if f.actions in _DROPS and f.table in FIREWALL_TABLES
                       and (reg in f.match or "reg5=" not in f.match))
         hops.append(HopSpec("firewall", "firewall", "security groups",
                             "table-60 flows", tuple(("flow", f.key) for f in fw_out),
@@ -140,9 +142,9 @@ def path_of(model: NodeModel, port: str) -> tuple[str, tuple[HopSpec, ...]]:
             provider = ("flat (untagged)" if vlan.network_type == "flat"
                         else f"VLAN {vlan.segmentation_id}")
         phy_patch = model.port(int_patch.interface.peer) if int_patch and int_patch.interface else None
-        drops = tuple(f for f in _flows(model, phy) if _drop_flow(f) and f.priority == 2
+        drops = tuple(f for f in _flows(model, phy) if f.priority == 2 and f.actions in _DROPS
                       and phy_patch and port_refers(_in_port(f), phy_patch))
-        drops += tuple(f for f in int_flows if _drop_flow(f) and f.priority == 2 and f.table == 0
+        drops += tuple(f for f in fw_flows if f.priority == 2 and f.table == 0 and f.actions in _DROPS
                        and int_patch and port_refers(_in_port(f), int_patch))
         e, g = vlan.egress_flow, vlan.ingress_flow
         in_bridge = phy if tunnel else pv.bridge  # where the frames get their local VLAN back
@@ -251,12 +253,19 @@ def counter_ids(hops: tuple[HopSpec, ...]) -> set[CounterId]:
 def read(model: NodeModel, ids: set[CounterId]) -> dict[CounterId, int]:
     """The packet counts of ``ids`` in one model (a counter it lacks is left out)."""
     out: dict[CounterId, int] = {}
-    bridges = {i[1][0] for i in ids if i[0] == "flow"}
-    for b in bridges:
+    # bridge -> (tables, priorities): a flow's key is built only for those
+    wanted: dict[str, tuple[set[int], set[int]]] = {}
+    for i in ids:
+        if i[0] == "flow":
+            tables, prios = wanted.setdefault(i[1][0], (set(), set()))
+            tables.add(i[1][1])
+            prios.add(i[1][2])
+    for b, (tables, prios) in wanted.items():
         for f in _flows(model, b):
-            cid = ("flow", f.key)
-            if cid in ids:
-                out[cid] = f.n_packets
+            if f.priority in prios and f.table in tables:
+                cid = ("flow", f.key)
+                if cid in ids:
+                    out[cid] = f.n_packets
     for cid in ids:
         kind = cid[0]
         if kind == "port":

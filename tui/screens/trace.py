@@ -7,8 +7,10 @@ ovs-vswitchd computes it.
 
 from __future__ import annotations
 
+import threading
+
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -53,6 +55,7 @@ class TraceScreen(NodeScreen):
         self.result: tracemod.TraceResult | None = None
         self.selected: int | None = None
         self.running = False
+        self._asked = 0  # traces asked for; only the last one's answer is shown
 
     def body(self) -> ComposeResult:
         with Horizontal(id="ask"):
@@ -99,16 +102,29 @@ class TraceScreen(NodeScreen):
         self._say("tracing… (ovs-appctl ofproto/trace " + " ".join(req.args()) + ")", "dim")
         self.running = True
         endpoints = getattr(self.app.backend, "endpoints", None)
-        self._trace(latest.model, req, endpoints.ovs_rundir if endpoints else None)
+        self._asked += 1
+        self._trace(self._asked, latest.model, req, endpoints.ovs_rundir if endpoints else None)
 
-    @work(thread=True, exclusive=True, group="trace", name="trace")
-    def _trace(self, model, req, rundir) -> None:
+    def _trace(self, asked: int, model, req, rundir) -> None:
+        """A thread of its own, not a Textual thread worker: those share asyncio's
+        default executor with the refresh and wait their turn (0.6-0.9 s at 50k flows)."""
+        threading.Thread(target=self._traced, args=(asked, model, req, rundir), name="trace",
+                         daemon=True).start()
+
+    def _traced(self, asked: int, model, req, rundir) -> None:
         try:
             trace, dpif = appctl.trace(rundir, req.args())
+            answer = (self._shown, tracemod.interpret(model, req, trace, dpif))
         except appctl.AppctlError as e:
-            self.app.call_from_thread(self._failed, str(e))
-            return
-        self.app.call_from_thread(self._shown, tracemod.interpret(model, req, trace, dpif))
+            answer = (self._failed, str(e))
+        try:
+            self.app.call_from_thread(self._answered, asked, *answer)
+        except RuntimeError:  # the app closed meanwhile
+            pass
+
+    def _answered(self, asked: int, show, value) -> None:
+        if asked == self._asked and self.is_attached:  # not one asked for before the last
+            show(value)
 
     def _failed(self, message: str) -> None:
         self.running = False
