@@ -394,7 +394,10 @@ def follow_ping(lab) -> int:
                 proc.wait(timeout=1.0)
             except subprocess.TimeoutExpired:
                 pass
-            now = labmod.generation(lab) if labmod.is_up(lab) else None
+            # the build's token: the same while the lab stands (a daemon stopped and
+            # started again is the same lab), another once it was rebuilt, None
+            # while it is down or being rebuilt
+            now = labmod.generation(lab)
             if now == gen:
                 if proc.returncode is None:
                     continue
@@ -403,9 +406,11 @@ def follow_ping(lab) -> int:
                 proc.terminate()
                 proc.wait()
             deadline = time.monotonic() + REBUILD_WAIT
-            while now is None and time.monotonic() < deadline:
+            while (now is None or not labmod.is_up(lab)) and time.monotonic() < deadline:
                 time.sleep(1.0)
-                now = labmod.generation(lab) if labmod.is_up(lab) else None
+                now = labmod.generation(lab)
+            if now is not None and not labmod.is_up(lab):
+                now = None
             if now is None:
                 print(f"ovsvlan-tui: lab {lab.name!r} is down: ping stopped "
                       f"(start it with: {labmod.command(lab, 'up')})", file=sys.stderr)

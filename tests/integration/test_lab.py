@@ -104,6 +104,12 @@ def test_up_on_a_damaged_lab_says_what_it_repaired_and_a_continuous_ping_follows
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_until(lambda: "bytes from" in log.read_text(), "a first reply")
+        # a daemon stopped and started again is the same lab: the ping goes on
+        labmod.stop_daemon(fresh_lab, "ovsdb-server")
+        time.sleep(2.5)  # the ping looks at its lab once a second
+        labmod.start_daemon(fresh_lab, "ovsdb-server")
+        time.sleep(2.5)
+        assert ping.poll() is None and "rebuilt" not in log.read_text()
         labmod.stop_daemon(fresh_lab, "ovs-vswitchd")
         up = subprocess.run([sys.executable, "-m", "tui.cli", "lab", "up", "--lab-name",
                              fresh_lab.name], capture_output=True, text=True, timeout=120)

@@ -173,7 +173,7 @@ async def test_instance_to_vnic_port_flows_flow_and_back_to_the_instance(shared_
         assert crumbs(pilot) == "overview › instance01"
         vnics = screen.query_one("#vnics", KeyedTable)
         await until(pilot, lambda: vnics.row_count == 1, "instance01's vNIC")
-        assert cells(vnics, TAP)[:3] == [TAP, MAC, "2 -> 100"]
+        assert cells(vnics, TAP)[:4] == [TAP, MAC, "192.168.100.30 (flows)", "2 -> 100"]
         assert "instance-00000027" in text_of(screen.query_one("#facts"))
         await pilot.press("enter")
 
@@ -258,7 +258,8 @@ async def test_port_to_its_vlan_with_both_translations_then_to_the_nic(shared_la
         nic = await on(pilot, PortScreen, "the NIC's port screen")
         assert nic.port_name == "eth0"
         assert crumbs(pilot) == f"overview › {TAP} › VLAN 2 › eth0"
-        await until(pilot, lambda: "carries" in text_of(nic.query_one("#path")), "the NIC's path")
+        await until(pilot, lambda: "by the flows there now" in text_of(nic.query_one("#path")),
+                    "the NIC's path")
         path = text_of(nic.query_one("#path"))
         assert "physical NIC of br-provider" in path
         assert "local VLAN 2 as VLAN 100" in path and "local VLAN 1 untagged" in path
