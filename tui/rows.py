@@ -184,6 +184,14 @@ def port_vlan(pv: PortView) -> str:
     return ""
 
 
+PORT_NAME_WIDTH = 32  # OVN's patch-br-int-to-provnet-<uuid> is 60: the rest of the row matters
+
+
+def short_name(name: str) -> str:
+    """A port name cut to PORT_NAME_WIDTH with an ellipsis (the port screen has it whole)."""
+    return name if len(name) <= PORT_NAME_WIDTH else name[:PORT_NAME_WIDTH - 1] + "…"
+
+
 def port_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, dict]]:
     out = []
     bridge_order = {b.name: n for n, b in enumerate(sorted(model.bridges, key=lambda b: (
@@ -198,7 +206,8 @@ def port_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, dict]]:
         ofport = "LOCAL" if pv.name == pv.bridge else (str(pv.ofport) if pv.ofport is not None else "?")
         vlan = port_vlan(pv)
         out.append((pv.name, {
-            "bridge": pv.bridge, "ofport": ofport, "name": pv.name, "type": pv.type or "system",
+            "bridge": pv.bridge, "ofport": ofport, "name": short_name(pv.name),
+            "type": pv.type or "system",
             "vlan": Text(vlan, style="bold red") if pv.port.tag == 4095 else vlan,
             "mode": pv.port.vlan_mode or "", "peer": i.peer if i and i.peer else "",
             "link": _link(pv.link_state), "owner": _owner_name(model, pv),
