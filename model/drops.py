@@ -27,6 +27,9 @@ class DropCounter:
     total: int
     flow: Flow | None = None
     port: str | None = None  # an OVS port (or tap) Enter opens
+    # a bridge's own internal port sends nothing when it is down (br-int always is on
+    # an agent's node): frames flooded to it count as tx drops, and that is normal
+    benign: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,7 @@ class Drop:
     rate: float | None  # per second over the window; None: one reading
 
 
+LOCAL_NOTE = " (the bridge's internal port: floods to it while it is down; normal)"
 _REG5 = re.compile(r"reg5=0x([0-9a-f]+)")
 _VLAN = re.compile(r"dl_vlan=([0-9]+)")
 
@@ -90,9 +94,11 @@ def counters(model: NodeModel, datapaths: Iterable[DatapathStats] = ()) -> list[
                 continue
             dev = bridge if port == "LOCAL" else port
             subject, opens = _port_of_device(model, dev)
+            local = port == "LOCAL" and name == "tx_dropped"
             out.append(DropCounter(("port", bridge, port, name), "dump-ports",
-                                   f"{bridge} port {port} {name.replace('_', ' ')}", subject,
-                                   value, port=opens))
+                                   f"{bridge} port {port} {name.replace('_', ' ')}"
+                                   + (LOCAL_NOTE if local else ""), subject, value,
+                                   port=opens, benign=local))
     seen_links = set()
     for pv in model.ports:
         link = pv.link
@@ -119,15 +125,18 @@ def counters(model: NodeModel, datapaths: Iterable[DatapathStats] = ()) -> list[
                 if value is None:
                     continue
                 subject, opens = _port_of_device(model, p.name)
+                local = name == "tx_dropped" and any(b.name == p.name for b in model.bridges)
                 out.append(DropCounter(("dpport", dp.name, p.name, name), "datapath",
-                                       f"{dp.name} port {p.name} {name.replace('_', ' ')}",
-                                       subject, value, port=opens))
+                                       f"{dp.name} port {p.name} {name.replace('_', ' ')}"
+                                       + (LOCAL_NOTE if local else ""), subject, value,
+                                       port=opens, benign=local))
     return out
 
 
 def rank(now: list[DropCounter], then: Mapping[tuple, int] | None = None,
          seconds: float = 0.0) -> list[Drop]:
-    """Fastest first; then, with no rate, the biggest totals. Counters at 0 are left out."""
+    """Fastest first, a bridge's internal port after the rest; then, with no rate, the
+    biggest totals. Counters at 0 are left out."""
     drops = []
     for c in now:
         rate = None
@@ -136,7 +145,7 @@ def rank(now: list[DropCounter], then: Mapping[tuple, int] | None = None,
         if c.total == 0 and not rate:
             continue
         drops.append(Drop(c, rate))
-    drops.sort(key=lambda d: (-(d.rate or 0.0), -d.counter.total))
+    drops.sort(key=lambda d: (d.counter.benign, -(d.rate or 0.0), -d.counter.total))
     return drops
 
 
@@ -148,6 +157,7 @@ def drop_dict(d: Drop) -> dict:
     """One entry of the contract's ``drops`` list."""
     c, f = d.counter, d.counter.flow
     return {"source": c.source, "what": c.what, "subject": c.subject, "port": c.port,
+            "benign": c.benign,
             "total": c.total, "rate": None if d.rate is None else round(d.rate, 3),
             "flow": None if f is None else {
                 "bridge": f.bridge, "table": f.table, "priority": f.priority,

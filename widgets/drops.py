@@ -19,7 +19,7 @@ def drops_text(ranked: list[Drop]) -> Table:
     for d in ranked[:SHOWN]:
         t.add_row(rate(d.rate) if d.rate is not None else "-", count(d.counter.total),
                   d.counter.source, d.counter.subject, d.counter.what,
-                  style="bold red" if d.rate else "")
+                  style="dim" if d.counter.benign else ("bold red" if d.rate else ""))
     if len(ranked) > SHOWN:
         t.add_row("", "", "", "", f"… {len(ranked) - SHOWN} more (snapshot --json has all)")
     if not ranked:

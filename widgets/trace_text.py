@@ -17,19 +17,26 @@ def verdict_text(result: TraceResult) -> Text:
     return t
 
 
-def trace_text(result: TraceResult, *, width: int | None = 160) -> Text:
+def trace_text(result: TraceResult, *, width: int | None = 160,
+               selected: int | None = None) -> Text:
     """What ``ovsvlan-tui trace`` prints and the trace screen shows; ``width`` None: no cut."""
     r = result.request
     t = verdict_text(result)
     t.append(f"\n{r.direction} trace of {r.port}: ovs-appctl ofproto/trace "
              + " ".join(r.args()), style="dim")
-    bridge = None
+    bridge, pass_no = None, 0
+    narrow = width is not None and width < 120
     for n, h in enumerate(result.hops):
+        if h.pass_no != pass_no:
+            pass_no = h.pass_no
+            state = r.ct_next[pass_no - 1] if pass_no - 1 < len(r.ct_next) else "default"
+            t.append(f"\n  ↻ after conntrack (--ct-next {state})", style="magenta")
         if h.bridge != bridge:
             bridge = h.bridge
             t.append(f"\n{bridge}", style="bold cyan")
         is_drop = result.drop is not None and h is result.drop
-        t.append("\n  " + ("✗ " if is_drop else "  "), style="bold red" if is_drop else "")
+        mark = "✗ " if is_drop else ("▶ " if n == selected else "  ")
+        t.append("\n  " + mark, style="bold red" if is_drop else "bold yellow")
         t.append(f"t{h.table:<3}", style="bold")
         t.append(f"{h.table_name:<26}" if len(h.table_name) < 26 else h.table_name + " ",
                  style="cyan")
@@ -40,7 +47,11 @@ def trace_text(result: TraceResult, *, width: int | None = 160) -> Text:
         match = h.match or "(any)"
         actions = ",".join(a for a in h.actions if a != "drop" or len(h.actions) == 1)
         line = f"{match}  -> {actions}"
-        room = max(width - 48, 30) if width else len(line)
+        if narrow:
+            t.append("\n        ")
+            room = max(width - 14, 20)  # the indent, padding and scroll bar
+        else:
+            room = max(width - 48, 30) if width else len(line)
         t.append(line if len(line) <= room else line[: room - 1] + "…",
                  style="red" if is_drop else "")
     if result.datapath_actions is not None:

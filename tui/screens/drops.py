@@ -57,7 +57,7 @@ class DropsScreen(NodeScreen):
         then_clock, then = self._readings[0]
         seconds = refresh.clock - then_clock
         self.ranked = dropsmod.rank(now, then if seconds > 0 else None, seconds)
-        moving = [d for d in self.ranked if d.rate]
+        moving = [d for d in self.ranked if d.rate and not d.counter.benign]
         summary = Text()
         if seconds <= 0:
             summary.append("first reading: rates follow at the next refresh", style="yellow")
@@ -74,7 +74,7 @@ class DropsScreen(NodeScreen):
         self.query_one("#drops", KeyedTable).sync([
             (repr(d.counter.id), {
                 "pps": Text(rate(d.rate) if d.rate is not None else "-",
-                            style="bold red" if d.rate else ""),
+                            style="dim" if d.counter.benign else ("bold red" if d.rate else "")),
                 "total": count(d.counter.total), "source": d.counter.source,
                 "subject": d.counter.subject, "what": d.counter.what})
             for d in self.ranked[:SHOWN]])

@@ -76,6 +76,9 @@ class TraceScreen(NodeScreen):
     def show(self, refresh: Refresh) -> None:
         pass  # the trace is of one moment; r re-runs it
 
+    def on_resize(self) -> None:
+        self._draw()
+
     def _describe(self) -> None:
         way = "from the wire toward" if self.from_wire else "from"
         self.query_one("#what", Static).update(Text.assemble(
@@ -141,7 +144,7 @@ class TraceScreen(NodeScreen):
     def _draw(self) -> None:
         if self.result is None:
             return
-        text = trace_text(self.result, width=self.size.width or 160)
+        text = trace_text(self.result, width=self.size.width or 160, selected=self.selected)
         if self.selected is not None:
             h = self.result.hops[self.selected]
             text.append(f"\nselected: {h.bridge} table {h.table} priority {h.priority} "
