@@ -15,10 +15,13 @@ REG_NET 6, REG_REMOTE_GROUP 7).
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Literal, Mapping
+from typing import Iterable, Literal, Mapping
 
 BridgeRole = Literal["int", "phys", "tun"]
 
+# The agent's default tunnel bridge ([ovs] tunnel_bridge), and its ports' types.
+TUNNEL_BRIDGE = "br-tun"
+TUNNEL_PORT_TYPES = frozenset({"vxlan", "gre", "geneve"})
 # The agent tags a port it cannot bind (or not yet) with this VLAN and drops its traffic.
 DEAD_VLAN = 4095
 # Network types whose local VLAN leaves through br-tun, not a physical bridge.
@@ -111,6 +114,18 @@ TABLE_NOTES: Mapping[int, str] = MappingProxyType({
 def table_note(bridge_role: BridgeRole | str, table: int) -> str:
     """How a table's meaning changed between Neutron releases, or ""."""
     return TABLE_NOTES.get(table, "") if bridge_role == "int" else ""
+
+
+def bridge_role(bridge: str, integration_bridge: str | None,
+                port_types: Iterable[str | None] = ()) -> BridgeRole:
+    """Which of the agent's table layouts a bridge's flows follow: the
+    integration bridge's, the tunnel bridge's (it has the tunnel ports, or
+    the agent's default name before it has any), or a physical bridge's."""
+    if bridge == integration_bridge:
+        return "int"
+    if bridge.startswith(TUNNEL_BRIDGE) or any(t in TUNNEL_PORT_TYPES for t in port_types):
+        return "tun"
+    return "phys"
 
 
 def table_name(bridge_role: BridgeRole | str, table: int) -> str:

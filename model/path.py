@@ -18,6 +18,7 @@ from typing import Mapping
 from model.join import NodeModel, PortView, port_refers
 from model.records import Flow
 from model.trace import vnic_ip
+from model.words import display_name, provider_side
 
 # A counter: ("flow", FlowKey) | ("port", bridge, port, "rx"|"tx") |
 # ("link", ifname, "rx"|"tx") | ("vnic", tap, "rx"|"tx")
@@ -96,7 +97,7 @@ def path_of(model: NodeModel, port: str) -> tuple[str, tuple[HopSpec, ...]]:
     mac = (pv.vnic_mac or (pv.interface.attached_mac if pv.interface else "") or "").lower()
     ip = vnic_ip(model, pv)
     hops: list[HopSpec] = []
-    name = (inst.domain.nova_name or inst.domain.name) if inst else "no instance"
+    name = display_name(inst.domain) if inst else "no instance"
     hops.append(HopSpec(
         "vnic", name, ", ".join(x for x in (ip, mac) if x) or "-", "libvirt",
         (("vnic", tap, "tx"),), (("vnic", tap, "rx"),),
@@ -139,8 +140,7 @@ def path_of(model: NodeModel, port: str) -> tuple[str, tuple[HopSpec, ...]]:
         if tunnel:
             provider = f"VNI {vlan.segmentation_id}"
         else:
-            provider = ("flat (untagged)" if vlan.network_type == "flat"
-                        else f"VLAN {vlan.segmentation_id}")
+            provider = provider_side(vlan.network_type, vlan.segmentation_id)
         phy_patch = model.port(int_patch.interface.peer) if int_patch and int_patch.interface else None
         drops = tuple(f for f in _flows(model, phy) if f.priority == 2 and f.actions in _DROPS
                       and phy_patch and port_refers(_in_port(f), phy_patch))

@@ -15,7 +15,8 @@ TUNNEL_TYPES = frozenset({"vxlan", "gre", "geneve", "stt", "erspan", "ip6gre", "
 NIC_TYPES = frozenset({"", "system", "dpdk", "afxdp", "afxdp-nonpmd"})
 
 
-def unquote(name: str | None) -> str | None:
+def strip_quotes(name: str | None) -> str | None:
+    """'"tap1"' -> 'tap1': a port reference as a flow may still carry it (no escapes)."""
     if name and len(name) >= 2 and name[0] == name[-1] == '"':
         return name[1:-1]
     return name
@@ -28,7 +29,7 @@ def ofp_name(name: str) -> str:
 
 def port_refers(ref: str | None, port: PortView) -> bool:
     """True when a flow's port reference (name, quoted name or number) is this port."""
-    ref = unquote(ref)
+    ref = strip_quotes(ref)
     if ref is None:
         return False
     return (ref == port.name or ref == ofp_name(port.name)
@@ -88,7 +89,7 @@ def remote_ip(iface: OvsInterface) -> str | None:
     """A tunnel's far end: options:remote_ip, else (an output that hides the
     options) the agent's name for an IPv4 end (vxlan-0a000072 = 10.0.0.114).
     With remote_ip=flow the far end is chosen per packet: none is named."""
-    ip = unquote(iface.options.get("remote_ip"))
+    ip = strip_quotes(iface.options.get("remote_ip"))
     if ip is not None:
         return None if ip == "flow" else ip
     head, _, tail = iface.name.rpartition("-")

@@ -13,6 +13,7 @@ from typing import Mapping
 
 from model.neutron import DEAD_VLAN, TUNNEL_NETWORKS
 from model.records import FlowDump, Vnic
+from model.words import provider_network
 from model.views import Check, NodeModel, Problem
 
 # Each kind of problem and the sources it is found from.
@@ -171,8 +172,7 @@ def _problems(model: NodeModel) -> list[Problem]:
 
 def _missing_translation(model: NodeModel, v, subject: str) -> list[Problem]:
     out = []
-    provider = ("provider VLAN " + str(v.segmentation_id)) if v.segmentation_id is not None \
-        else "the untagged provider network"
+    provider = provider_network(v.segmentation_id)
     if v.physical_bridge is not None:
         phy_read = _read_ok(model.flows, v.physical_bridge)
     else:  # "no flow on any physical bridge" needs every physical bridge's flows

@@ -241,6 +241,7 @@ class VnicStats:
     tx_bytes: int
     rx_drop: int = 0
     tx_drop: int = 0
+    synthetic: bool = False  # libvirt's test driver: counted from the clock, not traffic
 
 
 # --------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Callable, Iterable, Literal
 from model.ports import ofp_name, port_refers
 from model.views import NodeModel, PortView
 from model.records import Flow
+from model.words import display_name
 
 ScopeKind = Literal["all", "bridge", "port", "vlan", "instance"]
 SortKey = Literal["table", "packets", "rate"]
@@ -36,7 +37,7 @@ class Scope:
         if self.kind == "instance" and model is not None:
             inst = model.instance(self.value)
             if inst:
-                return f"flows of {inst.domain.nova_name or inst.domain.name}"
+                return f"flows of {display_name(inst.domain)}"
         if self.kind == "vlan":
             if not self.value.isdigit():
                 return f"flows of OVN datapath {self.value[2:]}"

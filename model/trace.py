@@ -18,6 +18,7 @@ from model.join import NodeModel, PortView, ofp_name
 from model.ovn import br_int_table_name
 from model.records import Flow
 from model.vswitchd import DpifPort, Trace, TraceStep
+from model.words import provider_network
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 WIRE_MAC = "02:00:00:00:00:01"  # stands in for the unknown sender on the wire
@@ -175,15 +176,6 @@ def request_for(model: NodeModel, port: str, to_ip: str, proto: str = "icmp", *,
 # what OVS answered
 
 
-def _role(model: NodeModel, bridge: str) -> str:
-    if bridge == model.integration_bridge:
-        return "int"
-    ports = [pv for pv in model.ports if pv.bridge == bridge]
-    if any(pv.type in ("vxlan", "gre", "geneve") for pv in ports):
-        return "tun"
-    return "phys"
-
-
 def _named(model: NodeModel, bridge: str, match: str) -> str:
     """``in_port=2`` as ``in_port=phy-br-provider``: the trace prints numbers."""
     names = {str(pv.ofport): ofp_name(pv.name) for pv in model.ports if pv.bridge == bridge}
@@ -197,7 +189,7 @@ def _named(model: NodeModel, bridge: str, match: str) -> str:
 def _table_name(model: NodeModel, bridge: str, table: int) -> str:
     """The agent's name for the table, or ovn-controller's on an OVN chassis' br-int."""
     name = br_int_table_name(model, bridge, table)
-    return name if name is not None else neutron.table_name(_role(model, bridge), table)
+    return name if name is not None else neutron.table_name(model.bridge_role(bridge), table)
 
 
 def _hop(model: NodeModel, s: TraceStep) -> TraceHop:
@@ -261,14 +253,13 @@ def datapath_outputs(model: NodeModel, actions: str | None,
 
 def _why(model: NodeModel, req: TraceRequest, hop: TraceHop) -> str:
     """Why a flow that drops is there, in Neutron's terms."""
-    role = _role(model, hop.bridge)
+    role = model.bridge_role(hop.bridge)
     if hop.priority is None:
         return f"no flow matched in table {hop.table}"
     if role == "phys" and hop.priority == 2 and "in_port=" in hop.match:
         return f"no translation for local VLAN {req.local_vlan}"
     if role == "int" and hop.table == 0 and hop.priority == 2:
-        provider = (f"provider VLAN {req.provider_vlan}" if req.provider_vlan is not None
-                    else "the untagged provider network")
+        provider = provider_network(req.provider_vlan)
         return f"no translation from {provider}"
     if role == "int" and hop.table in FIREWALL_TABLES:
         return "by the security group"

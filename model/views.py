@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
+from model.neutron import BridgeRole, bridge_role
 from model.records import (
     OvnSouthbound,
     Domain,
@@ -205,6 +206,11 @@ class NodeModel:
     def vlan(self, key: int | str) -> VlanView | None:
         """By local VLAN (2 or "2"), or on OVN by datapath ("dp1")."""
         return next((v for v in self.vlans if v.key == str(key)), None)
+
+    def bridge_role(self, bridge: str) -> BridgeRole:
+        """Whose table layout the bridge's flows follow (model/neutron.py)."""
+        return bridge_role(bridge, self.integration_bridge,
+                           (pv.type for pv in self.ports if pv.bridge == bridge))
 
     def all_flows(self) -> Iterable[Flow]:
         for dump in self.flows.values():

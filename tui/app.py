@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 
 from collectors.endpoints import Endpoints
 from model.scopes import Scope, ports_of_flow
+from model.words import display_name
 from node.session import Refresh
 from node.live import Backend, LiveBackend
 from tui.navigation import (
@@ -333,7 +334,7 @@ class OvsVlanApp(App):
 
     def open_instance(self, uuid: str) -> None:
         inst = self.latest.model.instance(uuid) if self.latest else None
-        name = (inst.domain.nova_name or inst.domain.name) if inst else uuid[:8]
+        name = display_name(inst.domain) if inst else uuid[:8]
         self.push_screen(InstanceScreen(uuid, name))
 
     def open_flows(self, scope: Scope, text: str = "") -> None:
@@ -362,10 +363,10 @@ class OvsVlanApp(App):
             if d.nova_name:
                 out.append((d.nova_name, f"instance {d.name} ({d.state})", go))
             out.append((d.name, f"domain, Nova name {d.nova_name or '-'}", go))
-            out.append((d.uuid, f"domain uuid of {d.nova_name or d.name}", go))
+            out.append((d.uuid, f"domain uuid of {display_name(d)}", go))
             for v in inst.vnics:
                 if v.vnic.mac:
-                    out.append((v.vnic.mac, f"vNIC of {d.nova_name or d.name}",
+                    out.append((v.vnic.mac, f"vNIC of {display_name(d)}",
                                 partial(self._go, OpenPort, v.port.name) if v.port else go))
         for pv in model.ports:
             owner = f" of {pv.domain_uuid[:8]}" if pv.domain_uuid else ""

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from model import neutron, ovn
+from model import neutron, ovn, words
 from model.join import NodeModel, PortView, VlanView, VnicView
+from model.neutron import DEAD_VLAN
 from model.records import Flow
+from model.words import display_name
 from node.session import Refresh
 from widgets import format as fmt
 from widgets.virtual_table import Column, Row
@@ -62,7 +64,7 @@ def _owner_name(model: NodeModel, pv: PortView) -> str:
             return ovn.ovn_owner(pv.port, model.ovn.localports) or ""
         return "" if pv.owner == "unknown" else pv.owner
     inst = model.instance(pv.domain_uuid)
-    return (inst.domain.nova_name or inst.domain.name) if inst else pv.domain_uuid[:8]
+    return display_name(inst.domain) if inst else pv.domain_uuid[:8]
 
 
 def port_pps(refresh: Refresh, pv: PortView | None) -> tuple[float, float] | None:
@@ -93,7 +95,7 @@ def _local(vv: VnicView) -> int | str | None:
 
 def instance_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, dict]]:
     out = []
-    for inst in sorted(model.instances, key=lambda i: (i.domain.nova_name or i.domain.name)):
+    for inst in sorted(model.instances, key=lambda i: display_name(i.domain)):
         d = inst.domain
         state = Text(d.state, style="green" if d.state == "running" else "yellow")
         for n, vv in enumerate(inst.vnics or (None,)):
@@ -125,18 +127,14 @@ def flow_pps(refresh: Refresh, flow: Flow | None) -> str | Text:
 def nic_carries(v: VlanView) -> Text:
     """What a physical NIC carries of one local VLAN, from the translation flows
     that exist now (not from what the ports' other_config says it should):
-    'local VLAN 2 as VLAN 100', or which direction has no flow."""
+    'local VLAN 2 as provider VLAN 100', or which direction has no flow."""
     t = Text()
     egress, ingress = v.egress_flow, v.ingress_flow
     if egress is None and ingress is None:
         t.append(f"local VLAN {v.local_vlan}: no translation flow either way", style="bold red")
         return t
-    if v.network_type == "flat":
-        t.append(f"local VLAN {v.local_vlan} untagged (flat)", style="bold")
-    else:
-        segment = v.flow_segmentation_id
-        t.append(f"local VLAN {v.local_vlan} as VLAN "
-                 f"{segment if segment is not None else '?'}", style="bold")
+    t.append(f"local VLAN {v.local_vlan} as "
+             + words.provider_side(v.network_type, v.flow_segmentation_id), style="bold")
     if egress is None:
         t.append(f" inbound only: no egress flow on {v.physical_bridge or '?'}", style="bold red")
     elif ingress is None:
@@ -178,7 +176,7 @@ def nics_text(model: NodeModel, nics: tuple[str, ...]) -> str:
 
 def port_vlan(pv: PortView) -> str:
     if pv.port.tag is not None:
-        return str(pv.port.tag) + (" dead" if pv.port.tag == 4095 else "")
+        return str(pv.port.tag) + (" dead" if pv.port.tag == DEAD_VLAN else "")
     if pv.port.trunks:
         return "trunks " + ",".join(map(str, pv.port.trunks))
     return ""
@@ -208,7 +206,7 @@ def port_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, dict]]:
         out.append((pv.name, {
             "bridge": pv.bridge, "ofport": ofport, "name": short_name(pv.name),
             "type": pv.type or "system",
-            "vlan": Text(vlan, style="bold red") if pv.port.tag == 4095 else vlan,
+            "vlan": Text(vlan, style="bold red") if pv.port.tag == DEAD_VLAN else vlan,
             "mode": pv.port.vlan_mode or "", "peer": i.peer if i and i.peer else "",
             "link": _link(pv.link_state), "owner": _owner_name(model, pv),
             "pps": f"{fmt.rate(r[0])}/{fmt.rate(r[1])}" if r else fmt.rate(None),
@@ -256,8 +254,8 @@ def vnic_path(model: NodeModel, refresh: Refresh, vv: VnicView) -> Text:
     if vv.local_vlan is None:
         t.append("\n  no local VLAN tag: the agent has not bound this port", style="red")
         return t
-    if vv.local_vlan == 4095:
-        t.append("\n  local VLAN 4095 (dead): its traffic is dropped", style="bold red")
+    if vv.local_vlan == DEAD_VLAN:
+        t.append(f"\n  {words.DEAD}", style="bold red")
         return t
     t.append(f"\n  local VLAN {vv.local_vlan} on {p.bridge}  <->  ")
     vlan = model.vlan(vv.local_vlan)
@@ -268,9 +266,7 @@ def vnic_path(model: NodeModel, refresh: Refresh, vv: VnicView) -> Text:
         remote = f" to {', '.join(vlan.remote_ips)}" if vlan and vlan.remote_ips else ""
         t.append(f" on {vv.tunnel_bridge} (tunnels {tunnels}{remote})")
         return _translation(t, refresh, vlan)
-    t.append("untagged (flat)" if vv.network_type == "flat"
-             else f"provider VLAN {vv.segmentation_id if vv.segmentation_id is not None else '?'}",
-             style="bold")
+    t.append(words.provider_side(vv.network_type, vv.segmentation_id), style="bold")
     t.append(f" on {vv.physical_bridge or '?'} (physnet {vv.physical_network or '?'}, "
              f"NIC {','.join(vv.nics) or '?'})")
     return _translation(t, refresh, model.vlan(vv.local_vlan))
@@ -295,9 +291,7 @@ def _ovn_path(t: Text, model: NodeModel, refresh: Refresh, vv: VnicView) -> Text
     if vlan is None or vlan.localnet is None:
         t.append("no localnet port here (an overlay network, or no patch)", style="yellow")
         return t
-    t.append("untagged (flat)" if vv.network_type == "flat"
-             else f"provider VLAN {vv.segmentation_id if vv.segmentation_id is not None else '?'}",
-             style="bold")
+    t.append(words.provider_side(vv.network_type, vv.segmentation_id), style="bold")
     t.append(f" via {vlan.localnet} on {vv.physical_bridge or '?'} (physnet "
              f"{vv.physical_network or '?'}, NIC {','.join(vv.nics) or '?'})")
     return _translation(t, refresh, vlan)
@@ -320,25 +314,17 @@ def _translation(t: Text, refresh: Refresh, vlan: VlanView | None) -> Text:
     return t
 
 
-def bridge_role(model: NodeModel, bridge: str) -> str:
-    if bridge == model.integration_bridge:
-        return "int"
-    if bridge.startswith("br-tun"):
-        return "tun"
-    return "phys"
-
-
 def table_name(model: NodeModel, bridge: str, table: int) -> str:
     """The table's name for the node's kind: ovn-controller's on an OVN br-int."""
     name = ovn.br_int_table_name(model, bridge, table)
-    return name if name is not None else neutron.table_name(bridge_role(model, bridge), table)
+    return name if name is not None else neutron.table_name(model.bridge_role(bridge), table)
 
 
 def table_note(model: NodeModel, bridge: str, table: int) -> str:
     """How the table's meaning changed between Neutron releases, or ""."""
     if model.ovn is not None and bridge == model.integration_bridge:
         return ""
-    return neutron.table_note(bridge_role(model, bridge), table)
+    return neutron.table_note(model.bridge_role(bridge), table)
 
 
 def describe_registers(model: NodeModel, bridge: str, regs) -> str:

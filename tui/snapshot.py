@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 from collectors.endpoints import Endpoints
 from model.contract import to_contract
 from model.join import NodeModel
-from model.neutron import TUNNEL_NETWORKS
 from model.problems import verdict
+from model.words import display_name, vlan_pair
 from node.once import collect_once
 from node.session import NodeSession
 from node.sources import SavedSources
-from widgets.format import addresses
+from widgets.format import addresses, status_colour
 
 if TYPE_CHECKING:
     from rich.tree import Tree
@@ -162,19 +162,6 @@ def exit_status(model: NodeModel) -> int:
     return 1 if unread else 0
 
 
-def _vlan_text(local, segid, net_type, datapath=None) -> str:
-    if local is None and datapath is None:
-        return "no local VLAN"
-    where = f"local VLAN {local}" if local is not None else f"OVN datapath {datapath}"
-    if net_type == "flat":
-        return f"{where} <-> flat (untagged)"
-    if net_type in TUNNEL_NETWORKS:
-        return f"{where} <-> {net_type} VNI {segid if segid is not None else '?'}"
-    if segid is None:
-        return f"{where} <-> provider VLAN ?"
-    return f"{where} <-> provider VLAN {segid}"
-
-
 def render_tree(model: NodeModel) -> Tree:
     """The model as an operator reads it: instances first, then VLANs, bridges, problems."""
     from rich.markup import escape
@@ -183,14 +170,13 @@ def render_tree(model: NodeModel) -> Tree:
     root = Tree(f"[bold]{model.hostname}[/]  OVS {model.ovs_version or '?'}")
     states = root.add("sources")
     for s in model.sources:
-        colour = {"live": "green", "connecting": "yellow", "stale": "yellow",
-                  "saved": "cyan"}.get(s.status, "red")
+        colour = status_colour(s.status)
         states.add(f"{s.source}: [{colour}]{s.status}[/] {s.detail}")
 
     inst_node = root.add(f"instances ({len(model.instances)})")
     for inst in model.instances:
         d = inst.domain
-        node = inst_node.add(f"[bold]{d.nova_name or d.name}[/] ({d.name}, {d.state}"
+        node = inst_node.add(f"[bold]{display_name(d)}[/] ({d.name}, {d.state}"
                              + (f", project {d.project}" if d.project else "") + ")")
         for vv in inst.vnics:
             where = (f"ofport {vv.port.ofport} on {vv.port.bridge}" if vv.port
@@ -201,7 +187,7 @@ def render_tree(model: NodeModel) -> Tree:
             if vv.port:
                 facts = [f"physnet {vv.physical_network!r}"] if vv.physical_network else []
                 facts += [f"NIC {', '.join(vv.nics)}"] if vv.nics else []
-                v.add(_vlan_text(vv.local_vlan, vv.segmentation_id, vv.network_type, vv.datapath_key)
+                v.add(vlan_pair(vv.local_vlan, vv.network_type, vv.segmentation_id, vv.datapath_key)
                       + (f" on {vv.physical_bridge or vv.tunnel_bridge}"
                          if vv.physical_bridge or vv.tunnel_bridge else "")
                       + (f" ({', '.join(facts)})" if facts else ""))
@@ -211,7 +197,7 @@ def render_tree(model: NodeModel) -> Tree:
         out_by = (f" on {vl.tunnel_bridge} via {', '.join(vl.tunnel_ports) or '?'}"
                   + (f" to {', '.join(vl.remote_ips)}" if vl.remote_ips else "")
                   if vl.tunnel_bridge else f" on {vl.physical_bridge or '?'}")
-        n = vlan_node.add(_vlan_text(vl.local_vlan, vl.segmentation_id, vl.network_type, vl.datapath_key)
+        n = vlan_node.add(vlan_pair(vl.local_vlan, vl.network_type, vl.segmentation_id, vl.datapath_key)
                           + f"{out_by} ports {', '.join(vl.ports) or '-'}")
         for f in vl.duplicate_flows:
             n.add(f"[red]also[/]: {f.bridge} t{f.table} {f.match} -> {f.actions}  {f.n_packets} pkts")

@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from model.neutron import DEAD_VLAN
+
+# A source's state as a colour: the source bar, the pane borders, `snapshot`.
+STATUS_COLOURS = {"live": "green", "connecting": "yellow", "stale": "yellow", "error": "red",
+                  "saved": "cyan"}
+
+
+def status_colour(status: str) -> str:
+    return STATUS_COLOURS.get(status, "red")  # a state not known here is not a good one
+
 BARS = "▁▂▃▄▅▆▇█"
 NO_RATE = "–"  # a rate not measured yet (a counter seen once)
 
@@ -72,8 +82,8 @@ def vlan_path(local: int | str | None, segid: int | None, network_type: str | No
     """'2 -> 100', '1 -> flat', '3 -> vxlan 1001', '4095 (dead)'; on OVN the datapath: 'dp1 -> 100'."""
     if local is None:
         return "-"
-    if local == 4095:
-        return "4095 (dead)"
+    if local == DEAD_VLAN:
+        return f"{DEAD_VLAN} (dead)"
     if network_type == "flat":
         return f"{local} -> flat"
     if segid is None:

@@ -9,16 +9,28 @@ from rich.text import Text
 from textual.widgets import Static
 
 from model.records import SourceState
+from widgets.format import status_colour
 
-_COLOURS = {"live": "green", "connecting": "yellow", "stale": "yellow", "error": "red",
-            "saved": "cyan"}
+
+
+def spaced(t: Text, gap: str = "  ") -> Text:
+    """End ``t`` with ``gap`` in the style of its last word, so the next word
+    starts a run of its own without leading spaces: Textual's SVG screenshot
+    writes no text for a run of spaces alone, and a reader of its text may
+    drop a run's leading spaces, which glued words there ("liveevery 1s")."""
+    end = len(t)
+    t.append(gap)
+    for n in range(len(t.spans) - 1, -1, -1):  # the spans that end the text grow over the gap
+        if t.spans[n].end == end:
+            t.spans[n] = t.spans[n]._replace(end=len(t))
+    return t
 
 
 def source_text(state: SourceState, now: float | None = None) -> Text:
     """'ovsdb live', 'openflow stale 12s: <why>', 'libvirt error: <why>'."""
     t = Text()
     t.append(state.source + " ", style="bold")
-    t.append(state.status, style=_COLOURS.get(state.status, "red"))
+    t.append(state.status, style=status_colour(state.status))
     if state.status == "saved":  # "ovsdb saved Thu Feb 10 16:19:17 UTC 2022"
         when = state.detail or (time.strftime("%Y-%m-%d %H:%M", time.localtime(state.last_ok))
                                 if state.last_ok is not None else "")
@@ -44,32 +56,32 @@ class SourceBar(Static):
         """``now`` is the refresh's time, so the same refresh always reads the same;
         ``verdict`` is model.problems.verdict's sentence (``clean``: its second half)."""
         t = Text(no_wrap=False)
-        t.append(hostname, style="bold")
-        t.append(f"  OVS {ovs_version or '?'}")
+        spaced(t.append(hostname, style="bold"))
+        t.append(f"OVS {ovs_version or '?'}")
         if datapaths:
             t.append(f" ({'/'.join(sorted(set(datapaths)))})")
         if sources and all(s.status == "live" for s in sources):
             # one phrase for the usual case: the bar fits in 80 columns
-            t.append("  all sources ", style="bold")
-            t.append("live", style=_COLOURS["live"])
+            spaced(t).append("all sources ", style="bold")
+            t.append("live", style=status_colour("live"))
         else:
             for s in sources:
-                t.append("  ")
-                t.append_text(source_text(s, now))
-        t.append(f"  every {interval:g}s", style="yellow" if adapted else "")
+                spaced(t).append_text(source_text(s, now))
+        spaced(t).append(f"every {interval:g}s", style="yellow" if adapted else "")
         if adapted:
             t.append(" (slowed: refresh is slow)", style="yellow")
         if mark_age is not None:
-            t.append(f"  mark {int(mark_age)}s ago", style="cyan")
-        if paused:
-            t.append("  PAUSED", style="bold reverse yellow")
-        t.append("  ")
+            spaced(t).append(f"mark {int(mark_age)}s ago", style="cyan")
+        if paused:  # a badge: the space that ends it is inside it
+            spaced(t).append(" PAUSED ", style="bold reverse yellow").append(" ")
+        else:
+            spaced(t)
         # the verdict says which checks could not run: never "0 problems" alone then
         t.append(verdict or f"{problems} problem{'s' if problems != 1 else ''}",
                  style="bold red" if problems else "green" if clean else "bold yellow")
         errors = [s for s in sources if s.status in ("error", "stale") and s.detail]
         for s in errors:
-            t.append(f"\n{s.source}: {s.detail}", style=_COLOURS.get(s.status, "red"))
+            t.append(f"\n{s.source}: {s.detail}", style=status_colour(s.status))
         self.update(t)
 
 
@@ -106,6 +118,6 @@ def crumb_text(path: Sequence[str], width: int) -> Text:
     t = Text(no_wrap=True, overflow="ellipsis")
     for i, part in enumerate(shown):
         if i:
-            t.append(" › ", style="dim")
+            spaced(t, " ").append("› ", style="dim")
         t.append(part, style="bold" if i == len(shown) - 1 else "")
     return t

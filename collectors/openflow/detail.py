@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collectors.openflow.lines import QUOTED, unquote
+from collectors.openflow.lines import QUOTED, printed_name
 from model.records import Flow, FlowDetail, frozen_map
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ def flow_fields(flow: Flow) -> tuple[list[tuple[str, object]], list[tuple[str, o
                 hidden = _hidden(value, printed)
                 if hidden is None:
                     return value
-                return hidden if as_printed else unquote(hidden)
+                return hidden if as_printed else printed_name(hidden)
             if isinstance(value, dict):
                 return {k: named(v, as_printed) for k, v in value.items()}
             if isinstance(value, (list, tuple)):
@@ -116,10 +116,10 @@ def _detail_from_ofpflow(flow: Flow) -> FlowDetail:
     def port(value: object) -> str:
         hidden = _hidden(value, printed)
         if hidden is not None:
-            return unquote(hidden)
+            return printed_name(hidden)
         text = str(value)
         upper = text.upper()
-        return upper if upper in _RESERVED_PORTS else unquote(text)
+        return upper if upper in _RESERVED_PORTS else printed_name(text)
     detail: dict = {}
     regs: dict[str, int] = {}
     for kv in parsed.match_kv:
@@ -250,9 +250,9 @@ def _detail_from_regexes(flow: Flow) -> FlowDetail:
     load_metadata = None
     for found in _RX_LOAD_METADATA.finditer(a):
         load_metadata = _number(found.group(1) or found.group(2))
-    outputs = [unquote(o) for o in _RX_OUTPUT.findall(a)]
+    outputs = [printed_name(o) for o in _RX_OUTPUT.findall(a)]
     return FlowDetail(
-        in_port=unquote(in_port.group(1)) if in_port else None,
+        in_port=printed_name(in_port.group(1)) if in_port else None,
         dl_vlan=int(dl_vlan.group(1)) if dl_vlan else None,
         untagged=_RX_UNTAGGED.search(m) is not None,
         dl_src=dl_src.group(1) if dl_src else None,

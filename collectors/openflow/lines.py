@@ -32,8 +32,8 @@ FLOW_REPLY_HEADERS = ("NXST_FLOW reply", "OFPST_FLOW reply")
 QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
-def unquote(text: str) -> str:
-    """A printed port name without its quotes and escapes."""
+def printed_name(text: str) -> str:
+    """The port name behind its printed form: without the quotes and escapes."""
     if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
         try:
             return json.loads(text)

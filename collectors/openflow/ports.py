@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from collectors.openflow.lines import unquote
+from collectors.openflow.lines import printed_name
 from model.records import PortCounters
 
 _PORT_LINE = re.compile(r'\s*port\s+("(?:[^"\\]|\\.)*"|[^\s:]+):\s*rx\s+(.*)$')
@@ -31,7 +31,7 @@ def parse_dump_ports(bridge: str, text: str) -> tuple[PortCounters, ...]:
         if port is not None:
             if rx is not None:
                 ports.append(_port_counters(bridge, name, rx, {}))
-            name, rx = unquote(port.group(1)), _counters(port.group(2))
+            name, rx = printed_name(port.group(1)), _counters(port.group(2))
             continue
         tx = _TX_LINE.match(line)
         if tx is not None and rx is not None:

@@ -16,7 +16,8 @@ _UUID_LINE = re.compile(r"^( *)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[
 _BRIDGE_LINE = re.compile(r"^( *)Bridge ")
 
 
-def _unquote(text: str) -> str:
+def _vsctl_string(text: str) -> str:
+    """A value as `ovs-vsctl show` prints it, without the quotes and escapes it adds."""
     text = text.strip()
     if len(text) >= 2 and text[0] == text[-1] == '"':
         return text[1:-1].replace('\\"', '"').replace("\\\\", "\\")
@@ -32,7 +33,7 @@ def _map(text: str) -> dict[str, str]:
     for item in re.findall(r'(?:[^,"]|"(?:\\.|[^"\\])*")+', body):
         if "=" in item:
             k, v = item.split("=", 1)
-            out[_unquote(k)] = _unquote(v)
+            out[_vsctl_string(k)] = _vsctl_string(v)
     return out
 
 
@@ -59,15 +60,15 @@ def parse_vsctl_show(text: str) -> OvsdbSnapshot:
             else body.partition(": ")
         key = key.rstrip(":")
         if indent == 4 and key == "Bridge":
-            bridges.append({"name": _unquote(value), "datapath_type": "", "fail_mode": None,
+            bridges.append({"name": _vsctl_string(value), "datapath_type": "", "fail_mode": None,
                             "ports": []})
             port = iface = None
         elif indent == 4 and key == "ovs_version":
-            version = _unquote(value)
+            version = _vsctl_string(value)
         elif not bridges:
             continue
         elif indent == 8 and key == "Port":
-            port = {"name": _unquote(value), "tag": None, "trunks": (), "vlan_mode": None,
+            port = {"name": _vsctl_string(value), "tag": None, "trunks": (), "vlan_mode": None,
                     "interfaces": []}
             bridges[-1]["ports"].append(port)
             iface = None
@@ -75,7 +76,7 @@ def parse_vsctl_show(text: str) -> OvsdbSnapshot:
             bridges[-1][key] = value.strip()
         elif indent == 12 and port is not None:
             if key == "Interface":
-                iface = {"name": _unquote(value), "type": "", "options": {}, "error": None}
+                iface = {"name": _vsctl_string(value), "type": "", "options": {}, "error": None}
                 port["interfaces"].append(iface)
             elif key == "tag":
                 port["tag"] = int(value)
@@ -89,7 +90,7 @@ def parse_vsctl_show(text: str) -> OvsdbSnapshot:
             elif key == "options":
                 iface["options"] = _map(value)
             elif key == "error":
-                iface["error"] = _unquote(value)
+                iface["error"] = _vsctl_string(value)
 
     def make_iface(i: dict) -> OvsInterface:
         return OvsInterface(name=i["name"], type=i["type"], ofport=None,

@@ -135,7 +135,7 @@ def test_egress_translation_deleted_the_path_marks_br_provider(shared_lab):
     [stop] = path.stops
     marked = path.hops[stop.hop]
     assert (stop.direction, marked.spec.key) == ("out", "translation")
-    assert marked.spec.label == "br-provider, VLAN 2 -> VLAN 100"
+    assert marked.spec.label == "br-provider, VLAN 2 -> provider VLAN 100"
     assert (stop.flow.bridge, stop.flow.table, stop.flow.priority, stop.flow.actions) == (
         "br-provider", 0, 2, "drop")
     assert "priority 2 in_port=phy-br-provider actions=drop" in stop.evidence.replace('"', "")

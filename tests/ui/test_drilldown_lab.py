@@ -189,6 +189,10 @@ async def test_instance_to_vnic_port_flows_flow_and_back_to_the_instance(shared_
         assert re.search(r"other_config:segmentation_id\s+100", ovsdb)
         assert re.search(r"other_config:tag\s+2", ovsdb)
         assert re.search(r"external_ids:attached-mac\s+" + MAC, ovsdb)
+        # the test driver's vNIC counters follow the clock: said so, not passed off as traffic
+        await until(pilot, lambda: "synthetic" in text_of(port.query_one("#libvirt")),
+                    "the libvirt panel's counters")
+        assert "libvirt test driver: synthetic counters" in text_of(port.query_one("#libvirt"))
         await pilot.press("f")
 
         table = await flows_shown(pilot)
@@ -262,7 +266,8 @@ async def test_port_to_its_vlan_with_both_translations_then_to_the_nic(shared_la
                     "the NIC's path")
         path = text_of(nic.query_one("#path"))
         assert "physical NIC of br-provider" in path
-        assert "local VLAN 2 as VLAN 100" in path and "local VLAN 1 untagged" in path
+        assert "local VLAN 2 as provider VLAN 100" in path
+        assert "local VLAN 1 as flat (untagged)" in path
 
 
 async def test_vlan_map_row_opens_that_vlan(shared_lab):

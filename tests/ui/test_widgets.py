@@ -4,13 +4,17 @@ flows worded like ovs-ofctl."""
 
 from __future__ import annotations
 
+import html
+import re
+
 from textual.app import App, ComposeResult
 
-from model.records import Flow
+from model.records import Flow, SourceState
 from tui import rows
 from tui.screens.flow_detail import parsed_fields, value_text
 from widgets import format as fmt
 from widgets.counters import CounterPanel
+from widgets.status import SourceBar
 from widgets.virtual_table import Row, VirtualTable
 
 
@@ -91,3 +95,26 @@ async def test_counter_panel_shows_since_mark_only_once_marked():
         rx = next(line for line in text.splitlines() if "rx packets" in line)
         assert rx.split()[-1] == "5"  # the session's baseline, not the panel's first sight
         assert rx.split()[-2] == "–"  # no rate measured: a dash, never a 0
+
+
+def _screenshot_runs(svg: str) -> list[str]:
+    """Each line of a screenshot as its text runs read one by one, each without
+    its leading spaces (as some readers of an SVG's text do): words glued here
+    are glued for whoever reads the screenshots' text."""
+    lines: dict[float, list[tuple[float, str]]] = {}
+    for m in re.finditer(r'<text class="[^"]*" x="([\d.]+)" y="([\d.]+)"[^>]*>(.*?)</text>', svg):
+        text = html.unescape(m.group(3)).replace("\xa0", " ").lstrip()
+        lines.setdefault(float(m.group(2)), []).append((float(m.group(1)), text))
+    return ["".join(t for _, t in sorted(runs)) for _, runs in sorted(lines.items())]
+
+
+async def test_the_source_bar_reads_as_words_in_a_screenshot():
+    bar = SourceBar()
+    sources = [SourceState(name, "live", "", 0.0) for name in ("ovsdb", "openflow", "netlink")]
+    async with _One(bar).run_test(size=(120, 5)) as pilot:
+        bar.show(hostname="vm", ovs_version="3.1.0", datapaths=["netdev"], sources=sources,
+                 interval=1.0, adapted=False, paused=True, mark_age=12.0, problems=0, now=0.0)
+        await pilot.pause()
+        first = _screenshot_runs(pilot.app.export_screenshot())[0]
+    assert first.strip() == ("vm  OVS 3.1.0 (netdev)  ovsdb live  openflow live  netlink live  "
+                             "every 1s  mark 12s ago  PAUSED 0 problems")

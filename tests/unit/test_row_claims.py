@@ -25,19 +25,19 @@ def seed_model(without=None):
 
 
 def test_both_directions_present_claim_the_provider_vlan_of_the_flows():
-    assert nic_carries(seed_model().vlan(2)).plain == "local VLAN 2 as VLAN 100"
+    assert nic_carries(seed_model().vlan(2)).plain == "local VLAN 2 as provider VLAN 100"
 
 
 def test_a_deleted_egress_flow_is_said_not_hidden_behind_the_ports_segmentation_id():
     egress = seed_model().vlan(2).egress_flow
     claim = nic_carries(seed_model(without=egress).vlan(2)).plain
-    assert claim.startswith("local VLAN 2 as VLAN 100 inbound only: no egress flow on")
+    assert claim.startswith("local VLAN 2 as provider VLAN 100 inbound only: no egress flow on")
 
 
 def test_the_seeds_flat_network_without_ingress_flow_is_outbound_only():
     # the seed's br-int lacks the ingress flow of flat VLAN 1
     assert nic_carries(seed_model().vlan(1)).plain == (
-        "local VLAN 1 untagged (flat) outbound only: no ingress flow on br-int")
+        "local VLAN 1 as flat (untagged) outbound only: no ingress flow on br-int")
 
 
 def test_no_flow_either_way_claims_no_provider_vlan():

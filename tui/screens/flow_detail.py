@@ -15,6 +15,7 @@ from collectors import openflow
 from model.join import PortView
 from model.records import Flow
 from model.scopes import ports_of_flow
+from model.words import display_name
 from node.session import Refresh
 from tui import rows
 from tui.navigation import OpenInstance, OpenPort
@@ -140,7 +141,7 @@ class FlowDetailScreen(NodeScreen):
                 owner = model.instance(pv.domain_uuid) if pv.domain_uuid else None
                 about.append(f"{pv.name} (ofport {pv.ofport})", style="bold")
                 if owner:
-                    about.append(f" of {owner.domain.nova_name or owner.domain.name}")
+                    about.append(f" of {display_name(owner.domain)}")
                 about.append("  ")
             about.append("\no: the port   i: its instance", style="dim")
         else:

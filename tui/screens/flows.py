@@ -15,6 +15,7 @@ from node.session import Refresh
 from tui import rows
 from tui.navigation import OpenFlowDetail, OpenFlowOwner
 from tui.screens.base import NodeScreen
+from widgets.status import spaced
 from widgets.virtual_table import LazyRows, VirtualTable
 
 
@@ -109,8 +110,8 @@ class FlowsScreen(NodeScreen):
         table.set_rows(LazyRows(keys, lambda i: rows.flow_row(model, refresh, flows[i], keys[i],
                                                               text)), index)
         s = Text()
-        s.append(f"{len(keys)}", style="bold")
-        s.append(f" of {total} flows, {moving} moving, sorted by {sort}")
+        spaced(s.append(f"{len(keys)}", style="bold"), " ")
+        s.append(f"of {total} flows, {moving} moving, sorted by {sort}")
         if text:
             s.append(f", filter: {text}", style="cyan")
         if cookies:

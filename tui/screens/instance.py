@@ -8,6 +8,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from model.scopes import Scope
+from model.words import display_name
 from node.session import Refresh
 from tui import rows
 from tui.navigation import OpenFlows, OpenPath, OpenPort, OpenTrace
@@ -49,7 +50,7 @@ class InstanceScreen(NodeScreen):
             facts.append(f"instance {self.uuid} is no longer defined on this node", style="red")
         else:
             d = inst.domain
-            facts.append(d.nova_name or d.name, style="bold")
+            facts.append(display_name(d), style="bold")
             facts.append(f"  {d.name}  {d.uuid}  ")
             facts.append(d.state, style="green" if d.state == "running" else "yellow")
             if d.flavor:

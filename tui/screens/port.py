@@ -12,12 +12,16 @@ from textual.widgets import Static
 from model.join import PortView
 from model.scopes import Scope
 from node import mark as marks
+from model import words
+from model.neutron import DEAD_VLAN
+from model.words import display_name
 from node.session import Refresh
 from tui.navigation import OpenFlows, OpenInstance, OpenPath, OpenTrace, OpenVlan
 from tui import rows
 from tui.screens.base import NodeScreen
 from widgets import format as fmt
 from widgets.counters import CounterPanel
+from widgets.status import spaced
 
 
 def _kv(title: str, pairs: list[tuple[str, object]]) -> Table:
@@ -95,30 +99,33 @@ class PortScreen(NodeScreen):
         i = pv.interface
         inst = model.instance(pv.domain_uuid) if pv.domain_uuid else None
         vlan = model.vlan(pv.port.tag) if pv.port.tag is not None else None
+        # spaced: the words stay apart in a screenshot's text (widgets/status.py)
         if inst:
-            path.append(f"{inst.domain.nova_name or inst.domain.name}", style="bold")
+            spaced(path.append(display_name(inst.domain), style="bold"), " ")
             vv = next((v for v in inst.vnics if v.port is pv), None)
             ips = fmt.addresses(vv.fixed_ips, vv.fixed_ips_from) if vv else ""
-            path.append(f" ({inst.domain.name}) vNIC {pv.vnic_mac}"
+            path.append(f"({inst.domain.name}) vNIC {pv.vnic_mac}"
                         + (f" {ips}" if ips else "") + " -> ")
         if pv.tap:
             path.append(f"{pv.tap} -> ")
-        path.append(f"{pv.name}", style="bold")
-        path.append(f" (ofport {pv.ofport} on {pv.bridge})")
+        spaced(path.append(f"{pv.name}", style="bold"), " ")
+        path.append(f"(ofport {pv.ofport} on {pv.bridge}) ")
         if pv.port.tag is not None:
-            path.append(f" -> local VLAN {pv.port.tag}", style="bold red" if pv.port.tag == 4095 else "bold")
+            spaced(path.append(f"-> local VLAN {pv.port.tag}",
+                               style="bold red" if pv.port.tag == DEAD_VLAN else "bold"), " ")
         if model.ovn is not None and vlan is None:  # OVN: the tap's network is its datapath
             vlan = next((v for v in model.vlans if pv.name in v.ports), None)
             if i and i.iface_id:
-                path.append(f" -> logical port {i.iface_id}", style="bold")
+                spaced(path.append(f"-> logical port {i.iface_id}", style="bold"), " ")
             if vlan:
-                path.append(f" -> datapath {vlan.datapath_key}", style="bold")
+                spaced(path.append(f"-> datapath {vlan.datapath_key}", style="bold"), " ")
         if vlan:
-            path.append(" -> " + ("flat (untagged)" if vlan.network_type == "flat"
-                                  else f"provider VLAN {vlan.segmentation_id}"), style="bold")
-            path.append(f" on {vlan.physical_bridge or '?'} via {','.join(vlan.nics) or '?'}")
+            spaced(path.append("-> " + words.provider_side(vlan.network_type,
+                                                           vlan.segmentation_id),
+                               style="bold"), " ")
+            path.append(f"on {vlan.physical_bridge or '?'} via {','.join(vlan.nics) or '?'} ")
         if i and i.peer:
-            path.append(f" patched to {i.peer} on {pv.peer_bridge or '?'}")
+            path.append(f"patched to {i.peer} on {pv.peer_bridge or '?'}")
         carried = [v for v in model.vlans if v.physical_bridge == pv.bridge and pv.name in v.nics]
         if carried:
             path.append("\nphysical NIC of " + pv.bridge + ", by the flows there now: ")
@@ -165,12 +172,13 @@ class PortScreen(NodeScreen):
                  "no such device in the netlink namespace read (--netns)")
         tap = pv.tap or pv.name
         vs = model.vnic_stats.get(tap)
+        owner = (f"{inst.domain.name} vNIC {pv.vnic_mac} target {tap}" if inst else
+                 "no libvirt domain owns this port")
         self.query_one("#libvirt", CounterPanel).show(
             marks.values(vs, marks.VNIC_FIELDS),
             since=None if mark is None else mark.vnic(vs) if vs else {},
             rates=_rates(refresh.vnic_rates.get(tap)),
-            note=(f"{inst.domain.name} vNIC {pv.vnic_mac} target {tap}" if inst else
-                  "no libvirt domain owns this port"))
+            note=f"{words.SYNTHETIC_VNIC}\n{owner}" if vs is not None and vs.synthetic else owner)
 
     def action_flows(self) -> None:
         self.post_message(OpenFlows(Scope("port", self.port_name)))

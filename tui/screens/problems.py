@@ -11,6 +11,7 @@ from node.session import Refresh
 from tui.navigation import OpenSubject
 from tui.screens.base import NodeScreen
 from widgets.keyed_table import KeyedTable
+from widgets.status import spaced
 
 
 class ProblemsScreen(NodeScreen):
@@ -38,8 +39,8 @@ class ProblemsScreen(NodeScreen):
         said, clean = verdict(model)
         summary = Text()
         if problems:
-            summary.append(said, style="bold red")
-            summary.append("   Enter: go to the port, tap or VLAN concerned", style="dim")
+            spaced(summary.append(said, style="bold red"), "   ")
+            summary.append("Enter: go to the port, tap or VLAN concerned", style="dim")
         elif clean:
             summary.append("no problems found: no dead VLAN, orphan or unplugged port, missing "
                            "VLAN translation or interface error", style="green")

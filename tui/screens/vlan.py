@@ -10,11 +10,14 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from model.scopes import Scope
+from model import words
+from model.words import display_name
 from node.session import Refresh
 from tui import rows
 from tui.navigation import OpenFlowDetail, OpenFlows, OpenInstance, OpenPort
 from tui.screens.base import NodeScreen
 from widgets.keyed_table import KeyedTable
+from widgets.status import spaced
 from widgets.virtual_table import VirtualTable
 
 
@@ -66,21 +69,23 @@ class VlanScreen(NodeScreen):
             facts.append(f"{self.crumb} is not in use on this node", style="red")
             self.query_one("#facts", Static).update(facts)
             return
+        # spaced: the words stay apart in a screenshot's text (widgets/status.py)
         if v.local_vlan is not None:
             facts.append(f"local VLAN {v.local_vlan} on {v.bridge}", style="bold")
         else:  # OVN: no local VLAN, the network is a datapath with a localnet port
             facts.append(f"OVN datapath {v.datapath_key}"
                          + (f" ({v.network_name})" if v.network_name else "")
                          + f" on {v.bridge}, localnet {v.localnet or 'none'}", style="bold")
-        facts.append("  <->  ")
+        spaced(facts).append("<->  ")
         if v.tunnel_bridge:
-            facts.append(f"{v.network_type or 'tunnel'} VNI {v.segmentation_id}", style="bold")
-            facts.append(f"  on {v.tunnel_bridge}, tunnels {', '.join(v.tunnel_ports) or '?'}"
+            spaced(facts.append(f"{v.network_type or 'tunnel'} VNI {v.segmentation_id}",
+                                style="bold"))
+            facts.append(f"on {v.tunnel_bridge}, tunnels {', '.join(v.tunnel_ports) or '?'}"
                          + (f" to {', '.join(v.remote_ips)}" if v.remote_ips else ""))
         else:
-            facts.append("flat (untagged)" if v.network_type == "flat"
-                         else f"provider VLAN {v.segmentation_id}", style="bold")
-            facts.append(f"  {v.network_type or '?'} network, physnet {v.physical_network or '?'}, "
+            spaced(facts.append(words.provider_side(v.network_type, v.segmentation_id),
+                                style="bold"))
+            facts.append(f"{v.network_type or '?'} network, physnet {v.physical_network or '?'}, "
                          f"physical bridge {v.physical_bridge or '?'}, NIC {','.join(v.nics) or '?'}")
         if v.flow_segmentation_id is not None and v.segmentation_id != v.flow_segmentation_id:
             facts.append(f"\nflows translate to {v.flow_segmentation_id}, ports say "
@@ -92,8 +97,8 @@ class VlanScreen(NodeScreen):
             if f is not None:  # in full: the table below has no room for long matches
                 facts.append(f"\n{label} ", style="bold")
                 facts.append(f"{f.bridge} table {f.table} priority {f.priority}: ")
-                facts.append(f"{f.match or '(any)'}", style="cyan")
-                facts.append(f" -> {f.actions}")
+                spaced(facts.append(f"{f.match or '(any)'}", style="cyan"), " ")
+                facts.append(f"-> {f.actions}")
         facts.append("\nEnter: port   f: all flows of this VLAN   n: NIC   i: instance", style="dim")
         self.query_one("#facts", Static).update(facts)
 
@@ -105,7 +110,7 @@ class VlanScreen(NodeScreen):
             inst = model.instance(pv.domain_uuid) if pv.domain_uuid else None
             r = rows.port_pps(refresh, pv)
             members.append((name, [name, pv.bridge, str(pv.ofport),
-                                   (inst.domain.nova_name or inst.domain.name) if inst
+                                   display_name(inst.domain) if inst
                                    else ("" if pv.owner == "unknown" else pv.owner),
                                    pv.vnic_mac or (pv.interface.attached_mac if pv.interface else "") or "",
                                    pv.link_state or "?",
