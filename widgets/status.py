@@ -35,10 +35,10 @@ def source_text(state: SourceState, now: float | None = None) -> Text:
         when = state.detail or (time.strftime("%Y-%m-%d %H:%M", time.localtime(state.last_ok))
                                 if state.last_ok is not None else "")
         if when:
-            t.append(f" {when}", style="cyan")
+            spaced(t, " ").append(when, style="cyan")
     elif state.status == "stale" and state.last_ok is not None:
-        age = int((now or time.time()) - state.last_ok)
-        t.append(f" {age}s", style="yellow")
+        age = int((now if now is not None else time.time()) - state.last_ok)
+        spaced(t, " ").append(f"{age}s", style="yellow")
     return t
 
 

@@ -110,11 +110,13 @@ def _screenshot_runs(svg: str) -> list[str]:
 
 async def test_the_source_bar_reads_as_words_in_a_screenshot():
     bar = SourceBar()
-    sources = [SourceState(name, "live", "", 0.0) for name in ("ovsdb", "openflow", "netlink")]
-    async with _One(bar).run_test(size=(120, 5)) as pilot:
+    sources = [SourceState("ovsdb", "live", "", 0.0),
+               SourceState("openflow", "stale", "ovs-vswitchd does not answer", 95.0),
+               SourceState("netlink", "live", "", 0.0)]
+    async with _One(bar).run_test(size=(160, 5)) as pilot:
         bar.show(hostname="vm", ovs_version="3.1.0", datapaths=["netdev"], sources=sources,
-                 interval=1.0, adapted=False, paused=True, mark_age=12.0, problems=0, now=0.0)
+                 interval=1.0, adapted=False, paused=True, mark_age=12.0, problems=0, now=100.0)
         await pilot.pause()
         first = _screenshot_runs(pilot.app.export_screenshot())[0]
-    assert first.strip() == ("vm  OVS 3.1.0 (netdev)  ovsdb live  openflow live  netlink live  "
+    assert first.strip() == ("vm  OVS 3.1.0 (netdev)  ovsdb live  openflow stale 5s  netlink live  "
                              "every 1s  mark 12s ago  PAUSED 0 problems")
