@@ -30,7 +30,8 @@ _INTERVAL = re.compile(r"every ([0-9.]+)s")
 _FLOWS_SUMMARY = re.compile(r"[0-9]+ of [0-9]+ flows")
 OVERVIEW_MARK = "Instances  [Enter"
 HELP_MARK = "drill down into the selected row"  # a line of the help screen
-FLOWS_LIVE = "openflow live"  # the source bar once a flow dump has been read
+# the source bar once a flow dump has been read (every source live: "all sources live")
+FLOWS_LIVE = ("openflow live", "all sources live")
 
 
 class TerminalError(Exception):
@@ -213,7 +214,8 @@ def measure_tui(argv: list[str], *, socket: str, ready: list[str], cpu_window: f
         out["first_frame_s"] = seen - started
         # The first frame comes before the first flow dump (the flows follow at
         # once): this is when their counters are on screen too.
-        flows_seen = wait_for(term, lambda lines: any(FLOWS_LIVE in line for line in lines),
+        flows_seen = wait_for(term,
+                              lambda lines: any(m in line for line in lines for m in FLOWS_LIVE),
                               60.0, "the first frame with flow counters", poll=0.02)
         out["flows_frame_s"] = flows_seen - started
 

@@ -38,7 +38,19 @@ async def refresh_table(table: FlowTable, *, rundir: str | None = None,
             delta = table.update_stats(stats)
             if delta is not None:
                 return delta, None
-    raw = await ofctl.dump_flows_text(bridge, rundir=rundir, timeout=timeout)
-    if raw.error is not None:
+    # The dump is read while ovs-ofctl prints it; its lines' time is when the
+    # first of them came (the switch had answered by then).
+    reader = None
+
+    def read(lines: str) -> None:
+        nonlocal reader
+        if reader is None:
+            reader = table.text_reader(time.monotonic())
+        reader.feed(lines)
+
+    raw = await ofctl.dump_flows_text(bridge, rundir=rundir, timeout=timeout, on_output=read)
+    if raw.error is not None:  # what was read is dropped: the table is as it was
         return table.update(FlowDump(bridge, (), raw.taken_at, error=raw.error)), raw.error
-    return table.update_text(raw.text, raw.taken_at, stats_before=stats), None
+    if reader is None:
+        reader = table.text_reader(raw.taken_at)
+    return reader.finish(stats_before=stats), None

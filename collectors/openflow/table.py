@@ -38,6 +38,27 @@ class FlowDelta:
         return packets / self.interval, nbytes / self.interval
 
 
+class TextReader:
+    """One dump's text read as it comes (FlowTable.text_reader): whole lines fed in
+    runs, then ``finish`` takes the dump into the table and says what changed."""
+
+    def __init__(self, reading) -> None:
+        self._reading = reading
+        next(reading)
+
+    def feed(self, lines: str) -> None:
+        """Whole lines (the last one may lack its newline only in the last run)."""
+        self._reading.send(lines)
+
+    def finish(self, stats_before: FlowStats | None = None) -> FlowDelta:
+        self._reading.send(None)
+        try:
+            self._reading.send(stats_before)
+        except StopIteration as done:
+            return done.value
+        raise RuntimeError("a dump's reading did not end")  # never: the generator returns
+
+
 class FlowTable:
     """One bridge's flows across refreshes, with each flow's full parse cached.
 
@@ -104,6 +125,8 @@ class FlowTable:
                     stats_before: FlowStats | None = None) -> FlowDelta:
         """Take ``dump-flows`` output, reading only the lines that changed.
 
+        The same as ``text_reader(taken_at)``, fed ``text``, then finished.
+
         ``stats_before``: flow statistics taken just before this dump; with
         the next statistics (taken after it) they tell which entry is which
         flow, so update_stats can take counters from statistics from then on.
@@ -115,6 +138,18 @@ class FlowTable:
         ~5 us). Other lines are read and diffed by flow identity; an added or
         deleted flow shifts the places, and the comparison follows the shift.
         """
+        reader = self.text_reader(taken_at)
+        reader.feed(text)
+        return reader.finish(stats_before)
+
+    def text_reader(self, taken_at: float) -> TextReader:
+        """Read a dump while ovs-ofctl prints it: ``feed`` whole lines as they come,
+        then ``finish``. Nothing in the table changes before ``finish``."""
+        return TextReader(self._read_text(taken_at))
+
+    def _read_text(self, taken_at: float):
+        """update_text's reading, as a generator sent runs of whole lines, then None;
+        sent ``stats_before`` after that, it takes the dump and returns the delta."""
         previous = self.dump.flows if self._heads and self.dump is not None else ()
         heads, mids, count = self._heads, self._mids, len(previous)
         old = self._flows
@@ -127,48 +162,53 @@ class FlowTable:
         where: dict[FlowKey, int] | None = None  # place in previous, built when needed
         place = 0  # where the next line is expected in previous
         seen = 0  # flows of the last dump met again
-        at, size = 0, len(text)
-        while at < size:  # line by line, not split(): 100k lines at once take 25 MB
-            newline = text.find("\n", at)
-            if newline < 0:
-                newline = size
-            line = text[at:newline]
-            at = newline + 1
-            if place < count:
-                flow, head, mid = previous[place], heads[place], mids[place]
-                actions, match = flow.actions, flow.match
-                end = len(line) - len(actions) - 9  # where " actions=" is
-                start = end - len(match) - len(mid)  # where mid is
-                if 0 < start - len(head) <= _DURATION_DIGITS and line.endswith(actions) \
-                        and line.startswith(" actions=", end) \
-                        and line.startswith(match, end - len(match)) \
-                        and line.startswith(mid, start) and line.startswith(head):
-                    new_heads.append(head)
-                    new_mids.append(mid)
-                    flows.append(flow)
-                    place += 1
-                    seen += 1
+        while True:
+            text = yield
+            if text is None:
+                break
+            at, size = 0, len(text)
+            while at < size:  # line by line, not split(): 100k lines at once take 25 MB
+                newline = text.find("\n", at)
+                if newline < 0:
+                    newline = size
+                line = text[at:newline]
+                at = newline + 1
+                if place < count:
+                    flow, head, mid = previous[place], heads[place], mids[place]
+                    actions, match = flow.actions, flow.match
+                    end = len(line) - len(actions) - 9  # where " actions=" is
+                    start = end - len(match) - len(mid)  # where mid is
+                    if 0 < start - len(head) <= _DURATION_DIGITS and line.endswith(actions) \
+                            and line.startswith(" actions=", end) \
+                            and line.startswith(match, end - len(match)) \
+                            and line.startswith(mid, start) and line.startswith(head):
+                        new_heads.append(head)
+                        new_mids.append(mid)
+                        flows.append(flow)
+                        place += 1
+                        seen += 1
+                        continue
+                flow = parse_flow_line(self.bridge, line, taken_at)
+                if flow is None:
+                    if line.strip() and not line.startswith(FLOW_REPLY_HEADERS):
+                        unparsed.append(line.rstrip("\r"))
                     continue
-            flow = parse_flow_line(self.bridge, line, taken_at)
-            if flow is None:
-                if line.strip() and not line.startswith(FLOW_REPLY_HEADERS):
-                    unparsed.append(line.rstrip("\r"))
-                continue
-            key = flow.key
-            if key in old:  # counters moved, or the flow is not where it was
-                seen += 1
-                ahead = next((n for n in range(place, min(place + 8, count))
-                              if previous[n].key == key), None)
-                if ahead is None:
-                    if where is None:
-                        where = {f.key: n for n, f in enumerate(previous)}
-                    ahead = where.get(key, place - 1)
-                place = ahead + 1
-            head, mid = _printed(line, flow)
-            new_heads.append(strings.setdefault(head, head))
-            new_mids.append(strings.setdefault(mid, mid))
-            flows.append(flow)
-            read.append((key, flow))
+                key = flow.key
+                if key in old:  # counters moved, or the flow is not where it was
+                    seen += 1
+                    ahead = next((n for n in range(place, min(place + 8, count))
+                                  if previous[n].key == key), None)
+                    if ahead is None:
+                        if where is None:
+                            where = {f.key: n for n, f in enumerate(previous)}
+                        ahead = where.get(key, place - 1)
+                    place = ahead + 1
+                head, mid = _printed(line, flow)
+                new_heads.append(strings.setdefault(head, head))
+                new_mids.append(strings.setdefault(mid, mid))
+                flows.append(flow)
+                read.append((key, flow))
+        stats_before = yield
         # A dump lists each flow once: meeting as many old flows as there were means none went.
         gone = set() if seen == len(old) else old.keys() - {f.key for f in flows}
         if len(strings) > 4 * len(flows) + 1000:

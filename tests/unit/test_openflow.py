@@ -406,6 +406,24 @@ def test_a_dump_where_only_durations_grew_reads_no_line_and_keeps_every_flow(rea
     assert (delta.interval, delta.new, delta.gone, dict(delta.moved)) == (2.0, set(), set(), {})
 
 
+def test_a_dump_read_in_runs_of_lines_as_printed_is_the_dump_read_at_once():
+    """ovs-ofctl's output is read while it is printed: any cut between lines gives
+    the same flows, and the same delta from the dump before."""
+    lines = seed_lines("br-int")
+    whole, pieces = FlowTable("br-int"), FlowTable("br-int")
+    for table in (whole, pieces):
+        table.update_text("\n".join(lines[:20] + lines[21:]), 100.0)
+    later = aged(lines[:30] + lines[31:], 1)
+    later[5] = with_counters(later[5], 7, 700)
+    expected = whole.update_text("\n".join(later) + "\n", 101.0)
+    reader = pieces.text_reader(101.0)
+    assert pieces.dump.taken_at == 100.0  # nothing taken before finish
+    for start in range(0, len(later), 7):
+        reader.feed("".join(line + "\n" for line in later[start:start + 7]))
+    delta = reader.finish()
+    assert pieces.dump == whole.dump and delta == expected and delta.new and delta.gone
+
+
 def test_a_kept_flow_still_tells_its_age_now():
     line = seed_lines("br-int")[0]  # duration=880.789s
     table = FlowTable("br-int")
@@ -581,6 +599,26 @@ async def test_ovs_ofctl_gets_a_read_only_argument_list_and_the_rundir(monkeypat
     dump = await dump_flows('br "odd"; rm -rf /', rundir=str(tmp_path))
     assert dump.error is None
     assert (tmp_path / "args").read_text() == '--read-only --names -- dump-flows br "odd"; rm -rf /\n'
+
+
+async def test_a_dump_is_handed_over_in_whole_lines_while_ovs_ofctl_prints_it(
+        monkeypatch, tmp_path):
+    from collectors.openflow import ofctl
+
+    lines = seed_lines("br-int")
+    (tmp_path / "dump").write_text("\n".join(lines) + "\n")
+    # half the dump, a line cut in two, a pause, then the rest
+    cut = len("\n".join(lines[:10])) + 20
+    fake_ofctl(tmp_path, f'/usr/bin/head -c {cut} {tmp_path}/dump; /bin/sleep 0.3; '
+                         f'/usr/bin/tail -c +{cut + 1} '
+                         f'{tmp_path}/dump\n')
+    monkeypatch.setenv("PATH", str(tmp_path))
+    runs: list[str] = []
+    raw = await ofctl.dump_flows_text("br-int", on_output=runs.append)
+    assert raw.error is None and raw.text == ""
+    assert len(runs) >= 2 and all(run.endswith("\n") for run in runs)
+    assert runs[0] == "".join(line + "\n" for line in lines[:10])
+    assert "".join(runs) == "\n".join(lines) + "\n"
 
 
 async def test_a_hung_ovs_ofctl_is_killed_at_the_timeout(monkeypatch, tmp_path):
