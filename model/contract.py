@@ -23,7 +23,8 @@ gateway, dhcp, patch, tunnel, nic, bridge-internal, unknown) and
 vNIC ``network_type``, ``tunnel_bridge`` (br-tun for a tunnel network, else
 null), ``fixed_ips`` and ``fixed_ips_from`` (``"nova"``: Nova's
 ``<nova:ports>``; ``"flows"``: its port's anti-spoofing flows, table 71, where
-Nova's metadata has none; null: neither); each VLAN
+Nova's metadata has none; ``"southbound"``: on OVN, its logical port's
+addresses; null: none); each VLAN
 ``tunnel_bridge``, ``tunnel_ports`` and ``remote_ips`` (a VXLAN/GRE/Geneve
 network: ``segmentation_id`` is its VNI, ``egress_flow`` the br-tun flow
 turning the local VLAN into the VNI, ``ingress_flow`` the one turning it

@@ -228,6 +228,7 @@ def refine(model: NodeModel, obs: Observation, chassis: OvnChassis,
                     chassis=binding.chassis if binding else (
                         chassis.system_id if installed or dp else None),
                     addresses=binding.mac if binding else (),
+                    **_southbound_ips(vv, binding),
                     ovn_installed=installed,
                     segmentation_id=net.segmentation_id if net else None,
                     network_type=net.network_type if net else None,
@@ -268,6 +269,14 @@ def table_name_of(model: NodeModel, table: int) -> str:
         return "physical to logical" if table == 0 else ""
     sb = model.ovn.southbound
     return table_name(table, sb.version if sb else None)
+
+
+def _southbound_ips(vv, binding) -> dict:
+    """The logical port's IPs ("MAC IP IP..." entries) where Nova's metadata has none."""
+    if vv.fixed_ips or binding is None:
+        return {}
+    ips = tuple(ip for entry in binding.mac for ip in entry.split()[1:])
+    return {"fixed_ips": ips, "fixed_ips_from": "southbound"} if ips else {}
 
 
 def _own(model: NodeModel, name: str, localports) -> bool:

@@ -88,7 +88,12 @@ class TraceResult:
 
 
 def vnic_ip(model: NodeModel, pv: PortView) -> str | None:
-    """The vNIC's IPv4 address as the firewall's anti-spoofing flows name it."""
+    """The vNIC's IPv4 address: its first known one (Nova's metadata, or on OVN
+    its logical port's addresses), else as the firewall's anti-spoofing flows name it."""
+    vv = next((v for i in model.instances for v in i.vnics if v.port is pv), None)
+    known = [ip for ip in (vv.fixed_ips if vv else ()) if "." in ip]
+    if known:
+        return known[0]
     dump = model.flows.get(pv.bridge)
     if dump is None or pv.ofport is None or pv.ofport < 0:
         return None

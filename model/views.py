@@ -105,7 +105,8 @@ class VnicView:
     tunnel_bridge: str | None = None  # br-tun when its network is a tunnel network
     fixed_ips: tuple[str, ...] = ()  # the vNIC's addresses, from fixed_ips_from:
     # "nova" (<nova:ports> metadata 1.1), "flows" (its port's anti-spoofing flows,
-    # when Nova's metadata has none), "" (neither knows)
+    # when Nova's metadata has none), "southbound" (OVN: its logical port's
+    # addresses), "" (none knows)
     fixed_ips_from: str = ""
 
     @property

@@ -111,7 +111,7 @@ def test_the_translation_counters_move_while_instance01_pings(ovn_lab, ping):
 
 def test_trace_on_the_ovn_br_int_leaves_eth0_tagged_100_with_ovn_table_names(ovn_lab, ping):
     out = subprocess.run([sys.executable, "-m", "tui.cli", "trace", "--port", VM1.tap,
-                          "--to", "192.168.100.1", "--src", VM1.address.split("/")[0], "--json",
+                          "--to", "192.168.100.1", "--json",  # its IP: the southbound's
                           "--lab", "--lab-name", ovn_lab.name],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

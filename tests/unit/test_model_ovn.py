@@ -291,6 +291,7 @@ def test_with_the_southbound_the_chain_carries_neutron_names_and_addresses():
     model = lab_model(ovn_sb=lab_southbound())
     vv = vnic_of(model, INSTANCE01.tap)
     assert vv.addresses == ("fa:16:3e:bc:78:a8 192.168.100.30",)
+    assert (vv.fixed_ips, vv.fixed_ips_from) == (("192.168.100.30",), "southbound")
     assert model.vlan("dp1").network_name == "provider-100"
     assert model.problems == ()
     assert ovn.table_name_of(model, 39) == "check loopback"  # 23.03's numbering
