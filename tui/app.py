@@ -33,6 +33,7 @@ from tui.navigation import (
     OpenFlowDetail,
     OpenFlowOwner,
     OpenFlows,
+    OpenConntrack,
     OpenDrops,
     OpenInstance,
     OpenPath,
@@ -47,6 +48,7 @@ from tui.screens.flow_detail import FlowDetailScreen
 from tui.screens.flows import FlowsScreen
 from tui.screens.help import HelpScreen, own_bindings, sections
 from tui.screens.instance import InstanceScreen
+from tui.screens.conntrack import ConntrackScreen
 from tui.screens.drops import DropsScreen
 from tui.screens.overview import OverviewScreen
 from tui.screens.path import PathScreen
@@ -271,6 +273,10 @@ class OvsVlanApp(App):
     @on(OpenPath)
     def _open_path(self, message: OpenPath) -> None:
         self.push_screen(PathScreen(message.port))
+
+    @on(OpenConntrack)
+    def _open_conntrack(self, message: OpenConntrack) -> None:
+        self.push_screen(ConntrackScreen(message.port))
 
     @on(OpenDrops)
     def _open_drops(self, message: OpenDrops) -> None:

@@ -101,3 +101,10 @@ class OpenTrace(Message):
 @message
 class OpenDrops(Message):
     """Everything dropping now."""
+
+
+@message
+class OpenConntrack(Message):
+    """The conntrack entries of the port's firewall zone."""
+
+    port: str

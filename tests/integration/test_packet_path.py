@@ -23,6 +23,7 @@ from model import learning, path as pathmod
 from tests.integration.live_app import LiveApp, all_live, ofctl, until
 from tui.cli import endpoint_flags
 from tui.navigation import OpenPort
+from tui.screens.conntrack import ConntrackScreen
 from tui.screens.path import PathScreen
 from tui.screens.port import PortScreen
 from tui.screens.trace import TraceScreen
@@ -156,6 +157,15 @@ async def test_the_path_and_trace_screens_show_it_live(shared_lab):
                         and app.screen.path is not None and app.screen.path.seconds >= 2
                         and hop(app.screen.path, "nic").out_pps, "the path with rates")
             assert app.screen.path.stops == ()
+            await pilot.press("c")  # its conntrack zone: the ping is an entry there
+            await until(pilot, lambda: isinstance(app.screen, ConntrackScreen)
+                        and any(e.proto == "icmp" and e.orig.dst == labmod.GATEWAY
+                                for e in app.screen.entries), "the ping's conntrack entry")
+            assert app.screen.zone == 2
+            await pilot.press(*"udp")  # the filter: no UDP conversation runs
+            assert learning.ct_filter(app.screen.entries, app.screen.text) == []
+            await pilot.press("escape")
+            await until(pilot, lambda: isinstance(app.screen, PathScreen), "back on the path")
             await pilot.press("t")
             await until(pilot, lambda: isinstance(app.screen, TraceScreen), "the trace screen")
             await pilot.press(*labmod.GATEWAY, "enter")

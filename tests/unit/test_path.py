@@ -48,3 +48,15 @@ def test_an_idle_vnic_is_never_marked_even_when_shared_hops_move():
                 now[i] = 500
     path = pathmod.measure(title, hops, then, now, 5.0)
     assert path.stops == ()
+
+
+def test_one_reading_of_a_real_node_lists_its_drop_flows_by_total_naming_the_port():
+    """The seed author's VXLAN compute node: br-mgmt's untranslated traffic is the
+    biggest drop, counted on both sides of its patch pair."""
+    from model import drops
+
+    ranked = drops.rank(drops.counters(study_notes_node()))
+    flows = [(d.counter.flow.bridge, d.counter.flow.priority, d.counter.subject,
+              d.counter.total) for d in ranked if d.counter.source == "flow"]
+    assert flows[:2] == [("br-mgmt", 2, "phy-br-mgmt", 372), ("br-int", 2, "int-br-mgmt", 274)]
+    assert all(d.rate is None for d in ranked)  # one reading: totals, no rate

@@ -19,7 +19,8 @@ from collectors import appctl
 from model import learning, path as pathmod
 from model.scopes import Scope
 from node.session import Refresh
-from tui.navigation import OpenFlowDetail, OpenFlows, OpenInstance, OpenPort, OpenTrace, OpenVlan
+from tui.navigation import (OpenConntrack, OpenFlowDetail, OpenFlows, OpenInstance, OpenPort,
+                            OpenTrace, OpenVlan)
 from tui.screens.base import NodeScreen
 from widgets.path import conntrack_text, fdb_text, render_path
 
@@ -36,6 +37,8 @@ class PathScreen(NodeScreen):
                 tooltip="the selected hop (arrows pick it): its drop flow when packets stop "
                         "there, else its port, VLAN, instance or flows"),
         Binding("t", "trace", "trace", tooltip="ofproto/trace a packet from this vNIC"),
+        Binding("c", "conntrack", "conntrack",
+                tooltip="the port's conntrack entries (its zone, reg6), by state, filterable"),
     ]
     help_title = "path"
     DEFAULT_CSS = """
@@ -145,3 +148,6 @@ class PathScreen(NodeScreen):
 
     def action_trace(self) -> None:
         self.post_message(OpenTrace(self.port_name))
+
+    def action_conntrack(self) -> None:
+        self.post_message(OpenConntrack(self.port_name))
