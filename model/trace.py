@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from model import neutron
 from model.join import NodeModel, PortView, ofp_name
-from model.ovn import br_int_table_name
+from model.ovn_tables import br_int_table_name
 from model.records import Flow
 from model.vswitchd import DpifPort, Trace, TraceStep
 from model.words import provider_network

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from model import neutron, ovn, words
+from model import neutron, ovn, ovn_tables, words
 from model.join import NodeModel, PortView, VlanView, VnicView
 from model.neutron import DEAD_VLAN
 from model.records import Flow
@@ -316,7 +316,7 @@ def _translation(t: Text, refresh: Refresh, vlan: VlanView | None) -> Text:
 
 def table_name(model: NodeModel, bridge: str, table: int) -> str:
     """The table's name for the node's kind: ovn-controller's on an OVN br-int."""
-    name = ovn.br_int_table_name(model, bridge, table)
+    name = ovn_tables.br_int_table_name(model, bridge, table)
     return name if name is not None else neutron.table_name(model.bridge_role(bridge), table)
 
 
@@ -330,7 +330,7 @@ def table_note(model: NodeModel, bridge: str, table: int) -> str:
 def describe_registers(model: NodeModel, bridge: str, regs) -> str:
     """Registers with what they hold: the OVS firewall's, or OVN's logical fields."""
     if model.ovn is not None and bridge == model.integration_bridge:
-        return neutron.describe_registers(regs, ovn.REGISTERS)
+        return neutron.describe_registers(regs, ovn_tables.REGISTERS)
     return neutron.describe_registers(regs)
 
 

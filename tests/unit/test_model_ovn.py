@@ -21,7 +21,7 @@ from collectors.ovn_sb import OvnSbError, parse_southbound, read_southbound, sbc
 from collectors.saved.vsctl_list import parse_value, parse_vsctl_list
 from collectors.saved.vsctl_show import parse_vsctl_show, with_ofports
 from lab.node import VMS, node_xml
-from model import ovn
+from model import ovn, ovn_tables
 from model.contract import to_contract
 from model.join import NodeModel, build_model
 from model.records import FlowDump, Observation, OvsdbSnapshot, SbPort, frozen_map
@@ -242,20 +242,20 @@ def test_a_published_chassis_joins_its_truncated_localnet_patch_by_name():
 
 
 def test_ovn_table_names_follow_the_release():
-    assert ovn.table_name(65) == "logical to physical"
-    assert ovn.table_name(39, "23.03.1") == "check loopback"
-    assert ovn.table_name(39, "24.03.2") == "remote output"
-    assert ovn.table_name(39) == ""  # moved between releases: no guess
-    assert ovn.table_name(73) == "check in port security"
-    assert ovn.table_name(8, "23.03.1") == "logical ingress 0"
-    assert ovn.table_name(42, "23.03.1") == "logical egress 2"
+    assert ovn_tables.table_name(65) == "logical to physical"
+    assert ovn_tables.table_name(39, "23.03.1") == "check loopback"
+    assert ovn_tables.table_name(39, "24.03.2") == "remote output"
+    assert ovn_tables.table_name(39) == ""  # moved between releases: no guess
+    assert ovn_tables.table_name(73) == "check in port security"
+    assert ovn_tables.table_name(8, "23.03.1") == "logical ingress 0"
+    assert ovn_tables.table_name(42, "23.03.1") == "logical egress 2"
 
 
 def test_where_the_flows_say_the_output_table_moved_no_older_name_is_given():
     model = lab_model(flows=lab_flows(lambda t: t.replace("table=65", "table=89")))
     assert model.ovn.egress_tables == (89,)
-    assert ovn.table_name_of(model, 89) == "logical to physical"
-    assert ovn.table_name_of(model, 66) == ""  # MAC binding in 22.03-25.09, not here
+    assert ovn_tables.table_name_of(model, 89) == "logical to physical"
+    assert ovn_tables.table_name_of(model, 66) == ""  # MAC binding in 22.03-25.09, not here
 
 
 # --------------------------------------------------------------------------
@@ -294,7 +294,7 @@ def test_with_the_southbound_the_chain_carries_neutron_names_and_addresses():
     assert (vv.fixed_ips, vv.fixed_ips_from) == (("192.168.100.30",), "southbound")
     assert model.vlan("dp1").network_name == "provider-100"
     assert model.problems == ()
-    assert ovn.table_name_of(model, 39) == "check loopback"  # 23.03's numbering
+    assert ovn_tables.table_name_of(model, 39) == "check loopback"  # 23.03's numbering
 
 
 def _with_sb_port(sb, port):
