@@ -7,10 +7,10 @@ read in a worker at each refresh while the screen is on top.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
@@ -37,6 +37,7 @@ class DropsScreen(NodeScreen):
         self._readings: deque[tuple[float, dict]] = deque(maxlen=64)
         self._datapaths: tuple = ()
         self._datapath_error = ""
+        self._reading = False  # a dpctl/show is running
         self.ranked: list[dropsmod.Drop] = []
 
     def body(self) -> ComposeResult:
@@ -48,7 +49,9 @@ class DropsScreen(NodeScreen):
         self.query_one("#drops").focus()
 
     def show(self, refresh: Refresh) -> None:
-        self._read_datapaths()
+        if not self._reading:  # one read at a time (a thread of its own: see trace.py)
+            self._reading = True
+            threading.Thread(target=self._read_datapaths, name="dpctl-show", daemon=True).start()
         now = dropsmod.counters(refresh.model, self._datapaths)
         totals = dropsmod.totals(now)
         self._readings.append((refresh.clock, totals))
@@ -79,19 +82,22 @@ class DropsScreen(NodeScreen):
                 "subject": d.counter.subject, "what": d.counter.what})
             for d in self.ranked[:SHOWN]])
 
-    @work(thread=True, exclusive=True, group="datapaths", name="dpctl-show")
     def _read_datapaths(self) -> None:
         endpoints = getattr(self.app.backend, "endpoints", None)
-        if endpoints is None:
-            return
+        found, error = (), ""
+        if endpoints is not None:
+            try:
+                found = appctl.parse_dpctl_show(appctl.run(endpoints.ovs_rundir, "dpctl/show",
+                                                           "-s"))
+            except appctl.AppctlError as e:
+                error = str(e)
         try:
-            found = appctl.parse_dpctl_show(appctl.run(endpoints.ovs_rundir, "dpctl/show", "-s"))
-            error = ""
-        except appctl.AppctlError as e:
-            found, error = (), str(e)
-        self.app.call_from_thread(self._datapaths_read, found, error)
+            self.app.call_from_thread(self._datapaths_read, found, error)
+        except RuntimeError:  # the app closed meanwhile
+            self._reading = False
 
     def _datapaths_read(self, found: tuple, error: str) -> None:
+        self._reading = False
         self._datapaths, self._datapath_error = found, error
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

@@ -6,10 +6,10 @@ a hop is only marked when packets stopped there over the whole window.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -55,6 +55,7 @@ class PathScreen(NodeScreen):
         self.path: pathmod.PacketPath | None = None
         self._readings: deque[tuple[float, dict]] = deque(maxlen=64)
         self._refresh: Refresh | None = None
+        self._learning = False  # an fdb/conntrack read is running
 
     def body(self) -> ComposeResult:
         with VerticalScroll(id="scroll"):
@@ -76,7 +77,10 @@ class PathScreen(NodeScreen):
         then_clock, then = self._readings[0]
         self.path = pathmod.measure(title, specs, then, now, refresh.clock - then_clock)
         self._draw()
-        self._read_learning(model)
+        if not self._learning:  # one read at a time; a slow switch skips refreshes
+            self._learning = True
+            threading.Thread(target=self._read_learning, args=(model,), name="fdb-conntrack",
+                             daemon=True).start()
 
     def _draw(self) -> None:
         if self.path is None:
@@ -85,14 +89,27 @@ class PathScreen(NodeScreen):
         self.query_one("#picture", Static).update(
             render_path(self.path, self.size.width or 160, self.selected))
 
-    @work(thread=True, exclusive=True, group="learning", name="fdb-conntrack")
     def _read_learning(self, model) -> None:
-        """fdb/show of the bridge the VLAN leaves by, and the port's conntrack zone."""
+        """fdb/show of the bridge the VLAN leaves by, and the port's conntrack zone.
+
+        A thread of its own: Textual's thread workers share asyncio's default
+        executor with the refresh (see tui/screens/trace.py)."""
+        try:
+            text = self._learned_text(model)
+        finally:
+            self._learning = False
+        if text is not None:
+            try:
+                self.app.call_from_thread(self._learned, text)
+            except RuntimeError:  # the app closed meanwhile
+                pass
+
+    def _learned_text(self, model) -> Text | None:
         endpoints = getattr(self.app.backend, "endpoints", None)
         pv = model.port(self.port_name) or next(
             (p for p in model.ports if p.tap == self.port_name), None)
         if endpoints is None or pv is None:
-            return
+            return None
         vlan = model.vlan(pv.port.tag) if pv.port.tag is not None else None
         text = Text()
         if vlan is not None and vlan.physical_bridge and vlan.nics:
@@ -112,7 +129,7 @@ class PathScreen(NodeScreen):
                 text.append_text(conntrack_text(zone, entries))
             except appctl.AppctlError as e:
                 text.append(f"\nconntrack not read: {e}", style="yellow")
-        self.app.call_from_thread(self._learned, text)
+        return text
 
     def _learned(self, text: Text) -> None:
         if self.is_attached:
