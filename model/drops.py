@@ -16,6 +16,7 @@ from typing import Iterable, Mapping
 from model.join import NodeModel, port_refers
 from model.records import Flow
 from model.vswitchd import DatapathStats
+from model.words import display_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,7 @@ def _owned(model: NodeModel, port: str, uuid: str | None) -> str:
     inst = model.instance(uuid) if uuid else None
     if inst is None:
         return port
-    return f"{port} ({inst.domain.nova_name or inst.domain.name})"
+    return f"{port} ({display_name(inst.domain)})"
 
 
 def _port_of_device(model: NodeModel, name: str) -> tuple[str, str | None]:

@@ -92,7 +92,7 @@ class TraceScreen(NodeScreen):
         self._start()
 
     def _start(self) -> None:
-        latest = self.app.latest
+        latest = self.shown  # the refresh on screen (tui/navigation.py: screens are fed)
         if latest is None:
             self._say("no node read yet: wait for the first refresh", "yellow")
             return
@@ -177,7 +177,7 @@ class TraceScreen(NodeScreen):
             self._draw()
 
     def action_open(self) -> None:
-        latest = self.app.latest
+        latest = self.shown
         if self.result is None or self.selected is None or latest is None:
             self.notify("trace first, then pick a hop with the arrows", severity="warning")
             return
