@@ -92,7 +92,8 @@ class JumpProvider(Provider):
 
 # The node screens, in the order the help lists their keys.
 HELP_SCREENS = (OverviewScreen, InstanceScreen, PortScreen, VlanScreen, FlowsScreen,
-                FlowDetailScreen, ProblemsScreen, PathScreen, TraceScreen, DropsScreen)
+                FlowDetailScreen, ProblemsScreen, PathScreen, TraceScreen, DropsScreen,
+                ConntrackScreen)
 
 
 class OvsVlanApp(App):
