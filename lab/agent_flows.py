@@ -6,7 +6,7 @@ ingress one (provider -> local) and the openvswitch firewall's tables.
 
 from __future__ import annotations
 
-from lab.topology import AGENT_COOKIE, INT_COOKIE, STALE_COOKIE
+from lab.topology import AGENT_COOKIE, INT_COOKIE, STALE_COOKIE, TUNNEL_COOKIE
 
 
 def egress_translation(local: int, segmentation_id: int) -> str:
@@ -32,6 +32,16 @@ def provider_flows() -> str:
     ]) + "\n"
 
 
+# br-int's default pipeline: canary and spoofing defaults, rate limit, then NORMAL
+_SWITCHING = (
+    "table=0,priority=0 actions=resubmit(,59)",
+    "table=23,priority=0 actions=drop",
+    "table=24,priority=0 actions=drop",
+    "table=59,priority=0 actions=resubmit(,60)",
+    "table=60,priority=3 actions=NORMAL",
+)
+
+
 def integration_flows() -> str:
     """br-int as the Neutron OVS agent with the openvswitch firewall leaves it.
 
@@ -48,11 +58,7 @@ def integration_flows() -> str:
         "table=0,priority=3,in_port=int-br-provider,vlan_tci=0x0000/0x1fff actions=mod_vlan_vid:1,resubmit(,59)",
         ingress_translation(2, 100),
         "table=0,priority=2,in_port=int-br-provider actions=drop",
-        "table=0,priority=0 actions=resubmit(,59)",
-        "table=23,priority=0 actions=drop",
-        "table=24,priority=0 actions=drop",
-        "table=59,priority=0 actions=resubmit(,60)",
-        "table=60,priority=3 actions=NORMAL",
+        *_SWITCHING,
         # the seed's firewall flows for tap2d1670a4-8e (ofport 3, zone 2)
         f"table=60,priority=100,in_port={tap} actions=load:0x3->NXM_NX_REG5[],load:0x2->NXM_NX_REG6[],resubmit(,71)",
         f"table=60,priority=90,dl_vlan=100,dl_dst={mac} actions=load:0x3->NXM_NX_REG5[],load:0x2->NXM_NX_REG6[],strip_vlan,resubmit(,81)",
@@ -125,3 +131,38 @@ def integration_flows() -> str:
 def agent_flows() -> dict[str, str]:
     """Each bridge's flows, as the agent installs them."""
     return {"br-provider": provider_flows(), "br-int": integration_flows()}
+
+
+def tunnel_flows(tunnel_port: str, local_vlan: int, vni: int) -> str:
+    """br-tun as the agent's ovs-ofctl driver sets it up (neutron br_tun.py
+    setup_default_table, provision_local_vlan, install_flood_to_tun; no l2pop,
+    so unicast to tunnels is learned in table 20 from table 10): 0 sorts by
+    in_port, 2 splits unicast (20) from flood (22), 4 turns the VNI into the
+    local VLAN, 22 the local VLAN into the VNI out of the tunnel."""
+    learn = (f"learn(cookie={TUNNEL_COOKIE},table=20,priority=1,hard_timeout=300,"
+             "NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],"
+             "load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:NXM_OF_IN_PORT[])")
+    flows = [
+        "table=0,priority=1,in_port=patch-int actions=resubmit(,2)",
+        f"table=0,priority=1,in_port={tunnel_port} actions=resubmit(,4)",
+        "table=0,priority=0 actions=drop",
+        "table=2,priority=0,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00 actions=resubmit(,20)",
+        "table=2,priority=0,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 actions=resubmit(,22)",
+        "table=3,priority=0 actions=drop",
+        f"table=4,priority=1,tun_id={vni:#x} actions=mod_vlan_vid:{local_vlan},resubmit(,10)",
+        "table=4,priority=0 actions=drop",
+        "table=6,priority=0 actions=drop",
+        f"table=10,priority=1 actions={learn},output:patch-int",
+        "table=20,priority=0 actions=resubmit(,22)",
+        f"table=22,priority=1,dl_vlan={local_vlan} actions=strip_vlan,"
+        f"load:{vni:#x}->NXM_NX_TUN_ID[],output:{tunnel_port}",
+        "table=22,priority=0 actions=drop",
+    ]
+    return "\n".join(f"cookie={TUNNEL_COOKIE},{f}" for f in flows) + "\n"
+
+
+def plain_integration_flows() -> str:
+    """br-int of the second node: the agent's table 0 and NORMAL switching
+    (its one instance has no security group rules worth showing)."""
+    flows = ["table=0,priority=65535,vlan_tci=0x0fff/0x1fff actions=drop", *_SWITCHING]
+    return "\n".join(f"cookie={INT_COOKIE},{f}" for f in flows) + "\n"

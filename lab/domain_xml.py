@@ -8,8 +8,10 @@ from typing import Iterable
 from lab.topology import NOVA_NS, PROJECT_ID, VMS, LabVm
 
 
-def domain_xml(name: str, uuid: str, nova_name: str, vnics: Iterable[tuple[str, str]]) -> str:
-    """One domain whose vNICs are ``(mac, tap)`` ethernet interfaces, as Nova defines them."""
+def domain_xml(name: str, uuid: str, nova_name: str, vnics: Iterable[tuple[str, str]],
+               nova_ns: str = NOVA_NS) -> str:
+    """One domain whose vNICs are ``(mac, tap)`` ethernet interfaces, as Nova
+    defines them; ``nova_ns`` 1.0 is older Nova's metadata, same elements."""
     interfaces = "\n".join(f"""      <interface type='ethernet'>
         <mac address='{mac}'/>
         <target dev='{tap}'/>
@@ -20,8 +22,8 @@ def domain_xml(name: str, uuid: str, nova_name: str, vnics: Iterable[tuple[str, 
     <name>{name}</name>
     <uuid>{uuid}</uuid>
     <metadata>
-      <nova:instance xmlns:nova="{NOVA_NS}">
-        <nova:package version="27.1.0"/>
+      <nova:instance xmlns:nova="{nova_ns}">
+        <nova:package version="{'21.2.4' if nova_ns != NOVA_NS else '27.1.0'}"/>
         <nova:name>{nova_name}</nova:name>
         <nova:creationTime>2024-04-21 15:56:20</nova:creationTime>
         <nova:flavor name="m1.nano">
@@ -49,7 +51,8 @@ def domain_xml(name: str, uuid: str, nova_name: str, vnics: Iterable[tuple[str, 
 
 def lab_domains(vms: Iterable[LabVm] = VMS) -> list[str]:
     """The lab's instances, each with its one vNIC."""
-    return [domain_xml(vm.domain, vm.uuid, vm.nova_name, [(vm.mac, vm.tap)]) for vm in vms]
+    return [domain_xml(vm.domain, vm.uuid, vm.nova_name, [(vm.mac, vm.tap)], vm.nova_ns)
+            for vm in vms]
 
 
 def node_file(domains: Iterable[str]) -> str:

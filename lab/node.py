@@ -55,6 +55,9 @@ __all__ = [
 ]
 
 LAB_ROOT = Path("/run/ovsvlan-tui")
+# (node NIC, its link on the upstream switch); the grown lab bonds the first two
+TOR_PORTS = (("eth0", "swp1"), ("eth1", "swp2"))
+BOND = "bond0"
 NEEDED_BINARIES = ("ip", "ovsdb-tool", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovs-ofctl", "ping")
 
 # A lab's name becomes a directory under LAB_ROOT (which `down` deletes) and
@@ -136,7 +139,8 @@ def start_daemon(lab: Lab, daemon: str) -> None:
 # The topology
 
 
-def _build_node(lab: Lab) -> None:
+def _build_node(lab: Lab, *, bond: bool = False) -> None:
+    """The seed's node; with ``bond`` its NIC is an OVS bond of eth0 and eth1."""
     rd, ns = lab.rundir, lab.node_ns
     cmd.vsctl(rd,
            "--may-exist", "add-br", "br-int", "--", "set", "Bridge", "br-int",
@@ -151,32 +155,55 @@ def _build_node(lab: Lab) -> None:
            "options:peer=int-br-provider", "ofport_request=2")
 
     # The physical NIC: a veth named eth0 inside the node namespace, trunked
-    # to the upstream switch's swp1 in the tor namespace.
-    cmd.run(["ip", "-n", ns, "link", "add", "eth0", "type", "veth",
-          "peer", "name", "swp1", "netns", lab.tor_ns])
-    cmd.run(["ip", "-n", ns, "link", "set", "eth0", "up"])
-    cmd.run(["ip", "-n", lab.tor_ns, "link", "set", "swp1", "up"])
-    cmd.vsctl(rd, "--may-exist", "add-port", "br-provider", "eth0",
-           "--", "set", "Interface", "eth0", "ofport_request=1")
+    # to the upstream switch's swp1 in the tor namespace (and eth1 to swp2
+    # for a bond).
+    nics = TOR_PORTS[:2] if bond else TOR_PORTS[:1]
+    for nic, swp in nics:
+        cmd.run(["ip", "-n", ns, "link", "add", nic, "type", "veth",
+              "peer", "name", swp, "netns", lab.tor_ns])
+        cmd.run(["ip", "-n", ns, "link", "set", nic, "up"])
+        cmd.run(["ip", "-n", lab.tor_ns, "link", "set", swp, "up"])
+    if bond:
+        cmd.vsctl(rd, "--may-exist", "add-bond", "br-provider", BOND, *(n for n, _ in nics),
+                  "bond_mode=active-backup", "other_config:bond-detect-mode=carrier")
+    else:
+        cmd.vsctl(rd, "--may-exist", "add-port", "br-provider", "eth0",
+               "--", "set", "Interface", "eth0", "ofport_request=1")
 
     for vm in VMS:
         plug_vm(lab, vm)
-        other = [f"other_config:net_uuid={vm.network}", f"other_config:network_type={vm.network_type}",
-                 "other_config:physical_network=provider", f"other_config:tag={vm.local_vlan}"]
-        if vm.segmentation_id is not None:
-            other.append(f"other_config:segmentation_id={vm.segmentation_id}")
-        cmd.vsctl(rd, "--may-exist", "add-port", "br-int", vm.tap,
-               "--", "set", "Port", vm.tap, f"tag={vm.local_vlan}", *other,
-               "--", "set", "Interface", vm.tap, f"ofport_request={vm.ofport}",
-               f"external_ids:iface-id={vm.port_id}", f"external_ids:attached-mac={vm.mac}",
-               "external_ids:iface-status=active", f"external_ids:vm-uuid={vm.uuid}")
+        add_vif(rd, vm, "provider")
 
     install_flows(lab)
 
 
-def plug_vm(lab: Lab, vm: LabVm) -> None:
+def bound_port(network: str, network_type: str, physical_network: str | None,
+               local_vlan: int, segmentation_id: int | None) -> list[str]:
+    """What the OVS agent writes on a Port it binds (ovs_neutron_agent port_bound):
+    the local VLAN tag and other_config, physical_network "None" on a tunnel network."""
+    other = [f"tag={local_vlan}", f"other_config:net_uuid={network}",
+             f"other_config:network_type={network_type}",
+             f"other_config:physical_network={physical_network}",
+             f"other_config:tag={local_vlan}"]
+    if segmentation_id is not None:
+        other.append(f"other_config:segmentation_id={segmentation_id}")
+    return other
+
+
+def add_vif(rundir: Path, vm: LabVm, physical_network: str | None) -> None:
+    """The instance's tap on br-int, as os-vif plugs it and the agent binds it."""
+    cmd.vsctl(rundir, "--may-exist", "add-port", "br-int", vm.tap,
+              "--", "set", "Port", vm.tap,
+              *bound_port(vm.network, vm.network_type, physical_network, vm.local_vlan,
+                          vm.segmentation_id),
+              "--", "set", "Interface", vm.tap, f"ofport_request={vm.ofport}",
+              f"external_ids:iface-id={vm.port_id}", f"external_ids:attached-mac={vm.mac}",
+              "external_ids:iface-status=active", f"external_ids:vm-uuid={vm.uuid}")
+
+
+def plug_vm(lab: Lab, vm: LabVm, node_ns: str | None = None) -> None:
     """The "VM": a namespace holding the guest end of a veth named like the tap."""
-    ns, vm_ns = lab.node_ns, lab.vm_ns(vm)
+    ns, vm_ns = node_ns or lab.node_ns, lab.vm_ns(vm)
     cmd.run(["ip", "-n", ns, "link", "add", vm.tap, "address", "fe" + vm.mac[2:],
              "type", "veth", "peer", "name", "eth0", "netns", vm_ns])
     cmd.run(["ip", "-n", ns, "link", "set", vm.tap, "up"])
@@ -195,17 +222,20 @@ def install_flows(lab: Lab) -> None:
         cmd.ofctl(lab.rundir, "add-flows", bridge, "-", stdin=flows)
 
 
-def _build_tor(lab: Lab) -> None:
-    """The upstream switch: swp1 trunks every VLAN, untagged frames are VLAN 1.
+def _build_tor(lab: Lab, *, bond: bool = False) -> None:
+    """The upstream switch: swp1 (and swp2, the bond's second link) trunks
+    every VLAN, untagged frames are VLAN 1.
 
     Gateways are internal ports: 192.168.100.1 on VLAN 100 (instance01's
     network) and 203.0.113.1 untagged (the flat network).
     """
     rd = lab.dir / "tor"
+    trunks = []
+    for _nic, swp in TOR_PORTS[:2] if bond else TOR_PORTS[:1]:
+        trunks += ["--", "--may-exist", "add-port", "br-tor", swp,
+                   "--", "set", "Port", swp, "vlan_mode=native-untagged", "tag=1"]
     cmd.vsctl(rd, "--may-exist", "add-br", "br-tor", "--", "set", "Bridge", "br-tor",
-           "datapath_type=netdev",
-           "--", "--may-exist", "add-port", "br-tor", "swp1",
-           "--", "set", "Port", "swp1", "vlan_mode=native-untagged", "tag=1",
+           "datapath_type=netdev", *trunks,
            "--", "--may-exist", "add-port", "br-tor", "gw100", "tag=100",
            "--", "set", "Interface", "gw100", "type=internal",
            "--", "--may-exist", "add-port", "br-tor", "gwflat", "tag=1",
@@ -275,17 +305,23 @@ def generation(lab: Lab) -> str | None:
 
 
 def start_namespaces(lab: Lab) -> None:
-    for ns in lab.namespaces:
+    start_namespaces_named(lab.namespaces)
+
+
+def start_namespaces_named(names) -> None:
+    for ns in names:
         cmd.run(["ip", "netns", "add", ns])
         cmd.run(["ip", "-n", ns, "link", "set", "lo", "up"])
 
 
 def build(lab: Lab, node: Callable[[Lab], None], *, teardown: Callable[[Lab], None],
-          ready: Callable[[Lab], None] = lambda lab: None, **info: str) -> None:
+          ready: Callable[[Lab], None] = lambda lab: None, bond: bool = False,
+          vms: tuple[LabVm, ...] = VMS, **info: str) -> None:
     """From scratch: the namespaces, the node's and the upstream switch's OVS,
-    ``node(lab)`` on the node's, the upstream switch, the libvirt node file,
-    ``ready(lab)``, then lab.json (the endpoints plus ``info``). Whatever
-    fails, ``teardown(lab)`` leaves nothing behind."""
+    ``node(lab)`` on the node's, the upstream switch (two links for a
+    ``bond``), the libvirt node file with ``vms``, ``ready(lab)``, then
+    lab.json (the endpoints plus ``info``). Whatever fails, ``teardown(lab)``
+    leaves nothing behind."""
     teardown(lab)
     lab.dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -293,8 +329,8 @@ def build(lab: Lab, node: Callable[[Lab], None], *, teardown: Callable[[Lab], No
         cmd.start_ovs(lab.dir / "tor", lab.tor_ns)
         cmd.start_ovs(lab.rundir, lab.node_ns)
         node(lab)
-        _build_tor(lab)
-        lab.node_xml.write_text(node_xml())
+        _build_tor(lab, bond=bond)
+        lab.node_xml.write_text(node_xml(vms))
         ready(lab)
         (lab.dir / "generation").write_text(secrets.token_hex(8) + "\n")
         settings = {**dataclasses.asdict(lab.endpoints()), **info}
@@ -320,8 +356,18 @@ def down(lab: Lab) -> None:
     require_root("down")
     for sub in ("node", "tor"):
         cmd.stop_ovs(lab.dir / sub)
+    remove_namespaces(lab.namespaces)
+    shutil.rmtree(lab.dir, ignore_errors=True)
+    try:
+        LAB_ROOT.rmdir()  # only if no other lab lives there
+    except OSError:
+        pass
+
+
+def remove_namespaces(names) -> None:
+    """Delete those lab namespaces that exist, after killing what runs in them."""
     present = cmd.namespaces()
-    for ns in lab.namespaces:
+    for ns in names:
         if ns not in present:
             continue
         # Anything still running in a lab namespace was started for the lab
@@ -333,11 +379,6 @@ def down(lab: Lab) -> None:
             except (ProcessLookupError, ValueError):
                 pass
         cmd.run(["ip", "netns", "del", ns], check=False)
-    shutil.rmtree(lab.dir, ignore_errors=True)
-    try:
-        LAB_ROOT.rmdir()  # only if no other lab lives there
-    except OSError:
-        pass
 
 
 def status(lab: Lab) -> str:
@@ -361,9 +402,11 @@ def status(lab: Lab) -> str:
     ])
 
 
-def ping_command(lab: Lab, *, continuous: bool = False, count: int = 3) -> list[str]:
-    """ping from instance01 to its gateway, crossing VLAN 2 -> 100 and back."""
-    args = ["ip", "netns", "exec", lab.vm_ns(VMS[0]), "ping", "-n"]
+def ping_command(lab: Lab, *, continuous: bool = False, count: int = 3,
+                 vm: LabVm = VMS[0], to: str = GATEWAY) -> list[str]:
+    """ping from instance01 to its gateway, crossing VLAN 2 -> 100 and back
+    (or from ``vm`` to ``to``)."""
+    args = ["ip", "netns", "exec", lab.vm_ns(vm), "ping", "-n"]
     if not continuous:
         args += ["-c", str(count), "-W", "2"]
-    return [*args, GATEWAY]
+    return [*args, to]

@@ -39,6 +39,7 @@ class LabVm:
     segmentation_id: int | None
     local_vlan: int
     state: str  # libvirt state in the node file
+    nova_ns: str = NOVA_NS  # the namespace of its Nova metadata (1.1, or 1.0 from older Nova)
 
 
 VMS = (
@@ -56,4 +57,76 @@ VMS = (
         port_id="60ad2c85-f3d4-4e1a-8b2c-9d7e6f5a4b3c", network=FLAT_NET,
         network_type="flat", segmentation_id=None, local_vlan=1, state="running",
     ),
+)
+
+
+# --------------------------------------------------------------------------
+# The grown lab (`lab up --tunnels`): a second node joined by VXLAN, a tenant
+# network with an instance on each node, a router and a DHCP port, a bond.
+
+NOVA_NS_1_0 = "http://openstack.org/xmlns/libvirt/nova/1.0"  # older Nova (Ussuri and before)
+TENANT_NET = "3f9c2b1a-6d4e-4c8b-9a7f-2e1d0c9b8a76"  # a VXLAN tenant network
+TENANT_VNI = 1001  # its segmentation id (Neutron's vni_ranges)
+TENANT_GATEWAY = "192.0.2.1"  # TEST-NET-1 (RFC 5737): the router's qr- port
+ROUTER = "b1c2d3e4-f5a6-4b7c-8d9e-0f1a2b3c4d5e"
+TUNNEL_COOKIE = "0x7a1e3c5b9d2f4a68"  # br-tun's agent cookie
+# The underlay: TEST-NET-2 (RFC 5737) on each node's br-phy, joined by a veth pair.
+UNDERLAY = ("198.51.100.11", "198.51.100.12")
+
+
+def tunnel_port_name(remote_ip: str, network_type: str = "vxlan") -> str:
+    """The agent's tunnel port name: type and the remote IPv4 in hex
+    (ovs_neutron_agent.get_tunnel_hash: '%08x' % addr)."""
+    return f"{network_type}-" + "".join(f"{int(b):02x}" for b in remote_ip.split("."))
+
+
+@dataclass(frozen=True)
+class AgentPort:
+    """A port the L3 or DHCP agent plugs into br-int: an OVS internal port
+    moved into the agent's namespace (neutron's OVSInterfaceDriver)."""
+
+    kind: str  # "qr" (router interface), "qg" (router gateway), "dhcp"
+    port_id: str
+    mac: str
+    address: str  # CIDR inside the agent's namespace
+    network: str
+    network_type: str
+    segmentation_id: int | None
+    physical_network: str | None
+    local_vlan: int
+
+    @property
+    def name(self) -> str:
+        return ("tap" if self.kind == "dhcp" else f"{self.kind}-") + self.port_id[:11]
+
+
+# instance02 on node 1 (Nova metadata 1.0) and instance03 on node 2, both on the tenant network
+TUNNEL_VMS = (
+    LabVm(
+        key="vm3", domain="instance-00000028", uuid="c3d4e5f6-a7b8-4c9d-8e0f-1a2b3c4d5e6f",
+        nova_name="instance02", tap="tap9e4b7c21-5a", ofport=4, mac="fa:16:3e:4d:21:7a",
+        address="192.0.2.13/24", gateway=TENANT_GATEWAY,
+        port_id="9e4b7c21-5a3d-4f6e-8b1c-2d3e4f5a6b7c", network=TENANT_NET,
+        network_type="vxlan", segmentation_id=TENANT_VNI, local_vlan=3, state="running",
+        nova_ns=NOVA_NS_1_0,
+    ),
+    LabVm(
+        key="vm4", domain="instance-00000029", uuid="d4e5f6a7-b8c9-4d0e-9f1a-2b3c4d5e6f70",
+        nova_name="instance03", tap="tap0f8e2d6c-41", ofport=2, mac="fa:16:3e:7c:9b:52",
+        address="192.0.2.14/24", gateway=TENANT_GATEWAY,
+        port_id="0f8e2d6c-41b5-4a7e-9c3d-4e5f6a7b8c9d", network=TENANT_NET,
+        network_type="vxlan", segmentation_id=TENANT_VNI, local_vlan=1, state="running",
+    ),
+)
+
+AGENT_PORTS = (
+    AgentPort(kind="qr", port_id="5c6d7e8f-9a0b-4c1d-8e2f-3a4b5c6d7e8f", mac="fa:16:3e:11:22:33",
+              address=TENANT_GATEWAY + "/24", network=TENANT_NET, network_type="vxlan",
+              segmentation_id=TENANT_VNI, physical_network=None, local_vlan=3),
+    AgentPort(kind="qg", port_id="6d7e8f9a-0b1c-4d2e-9f3a-4b5c6d7e8f9a", mac="fa:16:3e:44:55:66",
+              address="192.168.100.2/24", network=VLAN_NET, network_type="vlan",
+              segmentation_id=100, physical_network="provider", local_vlan=2),
+    AgentPort(kind="dhcp", port_id="7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b", mac="fa:16:3e:77:88:99",
+              address="192.0.2.2/24", network=TENANT_NET, network_type="vxlan",
+              segmentation_id=TENANT_VNI, physical_network=None, local_vlan=3),
 )
