@@ -155,19 +155,32 @@ def is_grown(lab: Lab) -> bool:
         return False
 
 
-def is_up(lab: Lab) -> bool:
+def damage(lab: Lab) -> list[str]:
+    """What the grown lab is missing beyond the seed's ([] for one up, or never built)."""
+    if not lab.dir.exists():
+        return []
     d = node2_rundir(lab)
-    return (labnode.is_up(lab) and is_grown(lab)
-            and all(cmd.pid_alive(d / f"{p}.pid") for p in cmd.DAEMONS)
-            and set(namespaces(lab)) <= cmd.namespaces())
+    out = [f"{p} of node 2 was not running" for p in cmd.DAEMONS
+           if not cmd.pid_alive(d / f"{p}.pid")]
+    gone = sorted(set(namespaces(lab)) - cmd.namespaces())
+    if gone:
+        out.append(f"namespace{'s' if len(gone) > 1 else ''} {', '.join(gone)} gone")
+    return out
 
 
-def up(lab: Lab) -> None:
-    """Build the grown lab; if it is already up, leave it; otherwise (re)build it."""
+def is_up(lab: Lab) -> bool:
+    return labnode.is_up(lab) and is_grown(lab) and not damage(lab)
+
+
+def up(lab: Lab) -> list[str]:
+    """Build the grown lab; if it is already up, leave it; otherwise (re)build
+    it, returning what was wrong with the lab it rebuilt (as lab.node.up)."""
     labnode.require_root("up --tunnels")
     if is_up(lab):
-        return
+        return []
+    repaired = labnode.damage(lab) + (damage(lab) if is_grown(lab) else [])
     labnode.build(lab, _grow, teardown=down, bond=True, vms=(*VMS, VM3), kind=KIND)
+    return repaired
 
 
 def down(lab: Lab) -> None:
@@ -192,7 +205,7 @@ def status(lab: Lab) -> str:
     return labnode.status(lab).replace(
         f"lab {lab.name!r} is up", f"lab {lab.name!r} is up (with --tunnels)", 1) + "\n" + "\n".join([
         f"  VXLAN network {TENANT_NET} (VNI {TENANT_VNI}): instance02 in {lab.vm_ns(VM3)} "
-        f"pings instance03 on node 2 with: ovsvlan-tui lab ping --vxlan",
+        f"pings instance03 on node 2 with: {labnode.command(lab, 'ping --vxlan')}",
         f"  underlay {UNDERLAY[0]} (node 1 {UNDERLAY_BRIDGE}) <-> {UNDERLAY[1]} (node 2)",
         f"  node 2: --db unix:{rd2}/db.sock --ovs-rundir {rd2} "
         f"--libvirt test://{node2_xml(lab)} --netns {ns2}",

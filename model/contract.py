@@ -27,8 +27,9 @@ Nova's metadata has none; ``"southbound"``: on OVN, its logical port's
 addresses; null: none); each VLAN
 ``tunnel_bridge``, ``tunnel_ports`` and ``remote_ips`` (a VXLAN/GRE/Geneve
 network: ``segmentation_id`` is its VNI, ``egress_flow`` the br-tun flow
-turning the local VLAN into the VNI, ``ingress_flow`` the one turning it
-back) and ``duplicate_flows`` (other flows of the same table and priority
+turning the local VLAN into the VNI (the flood flow), ``ingress_flow`` the one
+turning it back, ``tunnel_unicast_flows`` br-tun's unicast ones to a known MAC,
+l2pop's or learned) and ``duplicate_flows`` (other flows of the same table and priority
 translating into that local VLAN: problem ``duplicate-vlan-translation``).
 
 Added since: ``checks``, one entry per kind of problem looked for:
@@ -106,6 +107,7 @@ def vlan_dict(v: VlanView) -> dict:
         "tunnel_bridge": v.tunnel_bridge,
         "tunnel_ports": list(v.tunnel_ports),
         "remote_ips": list(v.remote_ips),
+        "tunnel_unicast_flows": [flow_brief(f) for f in v.tunnel_unicast_flows],
         "duplicate_flows": [flow_brief(f) for f in v.duplicate_flows],
     }
 

@@ -18,6 +18,7 @@ import re
 from dataclasses import replace
 from typing import Iterable, Mapping
 
+from model.neutron import physical_network
 from model.ovn import chassis_of, refine
 from model.ports import ofp_name, port_owner, port_refers  # noqa: F401  (re-exported)
 from model.problems import find_problems
@@ -168,7 +169,7 @@ def _with_network(vv: VnicView, pv: PortView, vlans: Mapping[int, VlanView], int
         local_vlan=tag,
         segmentation_id=vlan.segmentation_id if vlan else as_int(oc.get("segmentation_id")),
         network_type=(vlan.network_type if vlan else None) or oc.get("network_type"),
-        physical_network=(vlan.physical_network if vlan else None) or oc.get("physical_network"),
+        physical_network=(vlan.physical_network if vlan else None) or physical_network(oc),
         physical_bridge=vlan.physical_bridge if vlan else None,
         nics=vlan.nics if vlan else (),
         tunnel_bridge=vlan.tunnel_bridge if vlan else None,

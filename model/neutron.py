@@ -31,6 +31,14 @@ TUNNEL_NETWORKS = frozenset({"vxlan", "gre", "geneve"})
 # match reg5=<its ofport> with the addresses it may send from (nw_src, arp_spa).
 BASE_EGRESS_TABLE = 71
 
+
+def physical_network(other_config: Mapping[str, str]) -> str | None:
+    """A bound port's physnet: the agent writes ``str(physical_network)``,
+    so a tunnel network's port says "None" (ovs_neutron_agent port_bound)."""
+    value = other_config.get("physical_network")
+    return None if value in (None, "", "None") else value
+
+
 # br-int
 TABLE_NAMES: Mapping[int, str] = MappingProxyType({
     0: "local switching",

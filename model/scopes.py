@@ -106,7 +106,7 @@ def scope_filter(model: NodeModel, scope: Scope) -> Callable[[Flow], bool]:
             if vlan.physical_bridge:
                 per_bridge.setdefault(vlan.physical_bridge, []).append(
                     (rf"dl_vlan={vlan.local_vlan}{_END}", r"(?!)"))
-            for f in (vlan.egress_flow, vlan.ingress_flow):
+            for f in (vlan.egress_flow, vlan.ingress_flow, *vlan.tunnel_unicast_flows):
                 if f is not None:
                     per_bridge.setdefault(f.bridge, []).append(
                         ("^" + re.escape(f.match) + "$", r"(?!)"))

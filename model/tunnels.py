@@ -41,6 +41,9 @@ class TunnelLeg:
     ports: tuple[str, ...]  # tunnel ports the egress flows output to
     remote_ips: tuple[str, ...]
     duplicates: tuple[Flow, ...] = ()
+    # unicast to one MAC through a tunnel (table 20: l2pop's priority 2, learned priority 1):
+    # once a MAC is known its frames take these, not the flood flow
+    unicast: tuple[Flow, ...] = ()
 
 
 def _num(text: str) -> int:
@@ -149,4 +152,5 @@ def _leg(br: str, ingress: list[tuple[Flow, int]], egress: list[tuple[Flow, Flow
     return TunnelLeg(bridge=br, vni=vni, network_type=net_type,
                      ingress=best_in[0] if best_in else None,
                      egress=best_out[0] if best_out else None,
-                     ports=tuple(ports), remote_ips=tuple(ips), duplicates=duplicates)
+                     ports=tuple(ports), remote_ips=tuple(ips), duplicates=duplicates,
+                     unicast=tuple(f for f, d, _vni in egress if d.dl_dst is not None))

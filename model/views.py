@@ -144,6 +144,9 @@ class VlanView:
     tunnel_bridge: str | None = None  # br-tun, for a tunnel network (VNI = segmentation_id)
     tunnel_ports: tuple[str, ...] = ()  # the tunnel ports its frames leave through
     remote_ips: tuple[str, ...] = ()  # the far ends of those tunnels
+    # br-tun's unicast flows of this VLAN to one MAC each (l2pop or learned): a
+    # known MAC's frames leave through these, not through egress_flow (the flood)
+    tunnel_unicast_flows: tuple[Flow, ...] = ()
     # flows that translate into (or out of) this local VLAN as well as the one
     # shown, at the same table and priority: frames of another network land here
     duplicate_flows: tuple[Flow, ...] = ()

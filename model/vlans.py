@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from model.neutron import DEAD_VLAN, TUNNEL_NETWORKS
+from model.neutron import DEAD_VLAN, TUNNEL_NETWORKS, physical_network
 from model.ports import NIC_TYPES, TUNNEL_TYPES, is_veth_pair, port_refers
 from model.records import Flow, FlowDetail, FlowDump, OvsPort
 from model.tunnels import TunnelLeg
@@ -159,7 +159,7 @@ def vlan_map(bridges, int_br, phys, by_name, flows: Mapping[str, FlowDump],
             local_vlan=local,
             segmentation_id=segid if segid is not None else flow_segid,
             network_type=net_type,
-            physical_network=oc.get("physical_network"),
+            physical_network=physical_network(oc),
             physical_bridge=phy_br,
             nics=phys[phy_br][2] if phy_br in phys else (),
             ports=tuple(p.name for p in ports),
@@ -189,4 +189,5 @@ def _tunnel_vlan(int_br, local, ports, oc, segid, net_type, leg: TunnelLeg | Non
         tunnel_ports=leg.ports if leg else (),
         remote_ips=leg.remote_ips if leg else (),
         duplicate_flows=leg.duplicates if leg else (),
+        tunnel_unicast_flows=leg.unicast if leg else (),
     )

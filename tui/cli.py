@@ -16,6 +16,7 @@ from collectors.endpoints import Endpoints
 from collectors.saved.result import SavedError
 from lab import node as labmod
 from lab import ovn as labovn
+from lab import tunnels as labtun
 
 
 class _Parser(argparse.ArgumentParser):
@@ -223,9 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
         a = lab_sub.add_parser(name, help=text)
         a.add_argument("--lab-name", type=_lab_name, default=argparse.SUPPRESS, metavar="NAME")
         if name == "up":
-            a.add_argument("--ovn", action="store_true",
-                           help="an ML2/OVN chassis (real OVN NB/SB, northd, ovn-controller) "
-                                "instead of the ML2/OVS agent's node")
+            kind = a.add_mutually_exclusive_group()
+            kind.add_argument("--ovn", action="store_true",
+                              help="an ML2/OVN chassis (real OVN NB/SB, northd, ovn-controller) "
+                                   "instead of the ML2/OVS agent's node")
+            kind.add_argument("--tunnels", action="store_true",
+                              help="grown: a second node joined by VXLAN (br-tun), a tenant VXLAN "
+                                   "network with an instance on each node, router and DHCP ports, "
+                                   "a Nova 1.0 domain, a bonded NIC")
     sos = lab_sub.add_parser("sos", help="write the running lab as a sosreport-shaped directory "
                                          "(then read it with --from DIR)")
     sos.add_argument("dir", metavar="DIR", help="a new or empty directory")
@@ -233,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     ping = lab_sub.add_parser("ping", help="ping instance01's gateway (VLAN 2 -> 100 and back)")
     ping.add_argument("--continuous", action="store_true", help="keep pinging until interrupted")
     ping.add_argument("--count", type=_count, default=3, help="pings to send (default: 3)")
+    ping.add_argument("--vxlan", action="store_true",
+                      help="instead: instance02 pings instance03 on node 2 across VXLAN "
+                           "(a lab up with --tunnels)")
     ping.add_argument("--lab-name", type=_lab_name, default=argparse.SUPPRESS, metavar="NAME")
     return p
 
@@ -343,22 +352,26 @@ def _lab_command(args: argparse.Namespace) -> int:
     lab = labmod.Lab(args.lab_name)
     action = args.lab_command
     if action == "up":
+        built_as = ("an OVN chassis" if labovn.is_ovn(lab) else
+                    "a grown lab (--tunnels)" if labtun.is_grown(lab) else None)
         if args.ovn:
             repaired = labovn.up(lab)
-        elif labovn.is_ovn(lab) and labmod.is_up(lab):
-            raise labmod.LabError(f"lab {lab.name!r} is up as an OVN chassis: "
-                                  f"`{labmod.command(lab, 'down')}` first, or add --ovn")
+        elif args.tunnels:
+            repaired = labtun.up(lab)
+        elif built_as and labmod.is_up(lab):
+            raise labmod.LabError(f"lab {lab.name!r} is up as {built_as}: "
+                                  f"`{labmod.command(lab, 'down')}` first, or give the same option")
         else:
             repaired = labmod.up(lab)
         if repaired:
             print(f"lab {lab.name!r} was damaged ({'; '.join(repaired)}): rebuilt it; a "
                   f"running `{labmod.command(lab, 'ping --continuous')}` follows the new one")
-        print(labovn.status(lab))
+        print(labtun.status(lab))
     elif action == "down":
-        labovn.down(lab)
+        labtun.down(lab)
         print(f"lab {lab.name!r} is down")
     elif action == "status":
-        print(labovn.status(lab))
+        print(labtun.status(lab))
         return 0 if labmod.is_up(lab) else 1
     elif action == "sos":
         from lab.sos import write_sos
@@ -371,10 +384,15 @@ def _lab_command(args: argparse.Namespace) -> int:
         if not labmod.is_up(lab):
             raise labmod.LabError(f"lab {lab.name!r} is down: run `{labmod.command(lab, 'up')}` "
                                   "first")
+        if args.vxlan and not labtun.is_up(lab):
+            raise labmod.LabError(f"lab {lab.name!r} has no VXLAN network: run "
+                                  f"`{labmod.command(lab, 'down')}` and "
+                                  f"`{labmod.command(lab, 'up --tunnels')}`")
+        ping = labtun.ping_command if args.vxlan else labmod.ping_command
         if args.continuous:
-            return follow_ping(lab)
+            return follow_ping(lab, ping)
         try:
-            return subprocess.run(labmod.ping_command(lab, count=args.count)).returncode
+            return subprocess.run(ping(lab, count=args.count)).returncode
         except KeyboardInterrupt:
             return 0
     return 0
@@ -383,11 +401,12 @@ def _lab_command(args: argparse.Namespace) -> int:
 REBUILD_WAIT = 60.0  # seconds a continuous ping waits for its lab to come back
 
 
-def follow_ping(lab) -> int:
-    """``lab ping --continuous`` that notices its lab was rebuilt (a new
-    generation) and follows it, instead of pinging into a namespace that is gone."""
+def follow_ping(lab, ping=labmod.ping_command) -> int:
+    """``lab ping --continuous`` (``ping``'s command line) that notices its lab
+    was rebuilt (a new generation) and follows it, instead of pinging into a
+    namespace that is gone."""
     gen = labmod.generation(lab)
-    proc = subprocess.Popen(labmod.ping_command(lab, continuous=True))
+    proc = subprocess.Popen(ping(lab, continuous=True))
     try:
         while True:
             try:
@@ -418,7 +437,7 @@ def follow_ping(lab) -> int:
             print(f"ovsvlan-tui: lab {lab.name!r} was rebuilt: pinging in the new one",
                   file=sys.stderr, flush=True)
             gen = now
-            proc = subprocess.Popen(labmod.ping_command(lab, continuous=True))
+            proc = subprocess.Popen(ping(lab, continuous=True))
     except KeyboardInterrupt:
         return 0
     finally:

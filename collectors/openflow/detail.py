@@ -133,6 +133,10 @@ def _detail_from_ofpflow(flow: Flow) -> FlowDetail:
                 detail["untagged"] = True
             elif value.value & _VLAN_PRESENT and value.mask & 0xFFF == 0xFFF:
                 detail["dl_vlan"] = value.value & 0xFFF
+            elif value.mask & 0xFFF == 0xFFF and value.value & 0xFFF:
+                # the VID bits alone (br-tun's learned flows, NXM_OF_VLAN_TCI[0..11]):
+                # a VID other than 0 is only on a tagged frame
+                detail["dl_vlan"] = value.value & 0xFFF
         elif key in ("dl_src", "eth_src"):
             detail["dl_src"] = kv.meta.vstring
         elif key in ("dl_dst", "eth_dst"):
@@ -184,6 +188,8 @@ def _detail_from_ofpflow(flow: Flow) -> FlowDetail:
             if reg and start < 32:  # registers are 32 bits wide
                 name = f"reg{reg.group(1)}"
                 loads[name] = loads.get(name, 0) | value["value"] << start
+            elif dst["field"] == "NXM_OF_VLAN_TCI" and not dst.get("start") and not value["value"]:
+                detail["strip_vlan"] = True  # a TCI of 0 is no VLAN (br-tun's learned flows)
             elif dst["field"] in ("OXM_OF_VLAN_VID", "NXM_OF_VLAN_TCI") and not dst.get("start"):
                 detail["set_vlan"] = value["value"] & 0xFFF
             elif dst["field"] == "OXM_OF_METADATA" and not dst.get("start"):

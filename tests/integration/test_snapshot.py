@@ -115,7 +115,7 @@ CONTRACT = {
         "physical_network": OPT_STR, "physical_bridge": OPT_STR, "ports": [STR],
         "egress_flow": (FLOW_BRIEF, None), "ingress_flow": (FLOW_BRIEF, None),
         "tunnel_bridge": OPT_STR, "tunnel_ports": [STR], "remote_ips": [STR],
-        "duplicate_flows": [FLOW_BRIEF],
+        "tunnel_unicast_flows": [FLOW_BRIEF], "duplicate_flows": [FLOW_BRIEF],
     }],
     "flows": [{"bridge": STR, "table": INT, "priority": INT, "cookie": STR, "match": STR,
                "actions": STR, "n_packets": INT, "n_bytes": INT, "duration": (int, float)}],

@@ -290,6 +290,25 @@ def test_a_vxlan_instance_on_a_kernel_datapath_node_with_vlan_and_flat_networks_
     assert all(not openflow.flow_detail(f).partial for f in model.all_flows())
 
 
+def test_a_vxlan_vlans_learned_unicast_flow_is_shown_with_its_counter_beside_the_flood():
+    # table 20, learned from table 10: VID bits only (vlan_tci=0x0001/0x0fff), TCI set to 0
+    (v,) = yeasy_compute_node().vlans
+    (f,) = v.tunnel_unicast_flows
+    assert (f.table, f.priority, f.match, f.n_packets) == (
+        20, 1, "vlan_tci=0x0001/0x0fff,dl_dst=fa:16:3e:83:95:fa", 9)
+    assert f.actions.endswith("load:0x3e9->NXM_NX_TUN_ID[],output:2")
+    assert v.egress_flow.table == 22  # the flood flow stays the egress
+    vlan = to_contract(yeasy_compute_node())["vlans"][0]
+    assert [x["n_packets"] for x in vlan["tunnel_unicast_flows"]] == [9]
+
+
+def test_a_tunnel_ports_physnet_none_is_no_physical_network():
+    # the agent writes str(physical_network): "None" on a VXLAN port (ovs_neutron_agent port_bound)
+    from model.neutron import physical_network
+    assert physical_network({"network_type": "vxlan", "physical_network": "None"}) is None
+    assert physical_network({"physical_network": "physnet1"}) == "physnet1"
+
+
 def test_tunnel_outputs_by_unknown_number_are_shown_as_printed_and_no_ip_is_guessed():
     # the network node's show has no ofports: output:2 stays "2"
     (v,) = yeasy_network_node().vlans

@@ -117,7 +117,7 @@ class VlanScreen(NodeScreen):
                                    f"{rows.fmt.rate(r[0])}/{rows.fmt.rate(r[1])}" if r
                                    else rows.fmt.rate(None)]))
         self.query_one("#members", KeyedTable).sync(members)
-        flows = [f for f in (v.egress_flow, v.ingress_flow) if f is not None]
+        flows = [f for f in (v.egress_flow, *v.tunnel_unicast_flows, v.ingress_flow) if f is not None]
         self._keys = {rows.flow_key_text(f): f for f in flows}
         table = self.query_one("#translation", VirtualTable)
         table.hide({"mark"} if refresh.mark is None else set())
