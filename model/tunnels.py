@@ -25,6 +25,8 @@ TUNNEL_TABLE_TYPES: Mapping[int, str] = {3: "gre", 4: "vxlan", 6: "geneve"}
 _NUM = r"(0x[0-9a-fA-F]+|[0-9]+)"
 _RX_MATCH_VNI = re.compile(r"(?:^|,)tun_id=" + _NUM + r"(?=[,/]|$)")
 _RX_DL_VLAN = re.compile(r"(?:^|,)dl_vlan=([0-9]{1,4})(?=,|$)")
+# a learned flow (NXM_OF_VLAN_TCI[0..11]) matches the VID bits alone: vlan_tci=0x0003/0x0fff
+_RX_VID_BITS = re.compile(r"(?:^|,)vlan_tci=(0x[0-9a-fA-F]{1,4})/0x0?fff(?=,|$)")
 _RX_SET_VNI = re.compile(r"set_tunnel(?:64)?:" + _NUM + r"|load:" + _NUM + r"->NXM_NX_TUN_ID\[\]"
                          r"|set_field:" + _NUM + r"->tun_id")
 
@@ -98,20 +100,31 @@ def tunnel_map(tun_bridges: tuple[str, ...], by_name: Mapping[str, PortView],
                 d = detail_of(flow)
                 if vni is not None and d.set_vlan is not None:
                     ingress.setdefault(d.set_vlan, []).append((flow, vni))
-            elif "dl_vlan=" in flow.match and ("tun" in flow.actions or "TUN_ID" in flow.actions):
+            elif "vlan" in flow.match and ("tun" in flow.actions or "TUN_ID" in flow.actions):
                 if "dl_dst=" in flow.match:
-                    m = _RX_DL_VLAN.search(flow.match)
-                    if m:
-                        unicast.setdefault(int(m.group(1)), []).append(flow)
+                    local = _unicast_vlan(flow.match)
+                    if local is not None:
+                        unicast.setdefault(local, []).append(flow)
                     continue
-                _add_egress(egress, flow, detail_of)
+                if "dl_vlan=" in flow.match:
+                    _add_egress(egress, flow, detail_of)
         for local, found in unicast.items():
             if local not in egress:
                 for flow in found:
                     _add_egress(egress, flow, detail_of)
         for local in set(ingress) | set(egress):
-            legs[local] = _leg(br, ingress.get(local, []), egress.get(local, []), tunnels)
+            legs[local] = _leg(br, ingress.get(local, []), egress.get(local, []), tunnels,
+                               unicast.get(local, []))
     return legs
+
+
+def _unicast_vlan(match: str) -> int | None:
+    """The local VLAN a unicast-to-tunnel flow matches, from its text alone."""
+    m = _RX_DL_VLAN.search(match)
+    if m:
+        return int(m.group(1))
+    m = _RX_VID_BITS.search(match)
+    return (int(m.group(1), 16) & 0xFFF) or None if m else None
 
 
 def _add_egress(egress: dict, flow: Flow, detail_of: DetailOf) -> None:
@@ -124,7 +137,7 @@ def _add_egress(egress: dict, flow: Flow, detail_of: DetailOf) -> None:
 
 
 def _leg(br: str, ingress: list[tuple[Flow, int]], egress: list[tuple[Flow, FlowDetail, int]],
-         tunnels: list[PortView]) -> TunnelLeg:
+         tunnels: list[PortView], unicast: list[Flow]) -> TunnelLeg:
     ingress.sort(key=lambda e: e[0].priority, reverse=True)
     best_in = ingress[0] if ingress else None
     duplicates = tuple(f for f, vni in ingress[1:] if best_in and f.table == best_in[0].table
@@ -153,4 +166,4 @@ def _leg(br: str, ingress: list[tuple[Flow, int]], egress: list[tuple[Flow, Flow
                      ingress=best_in[0] if best_in else None,
                      egress=best_out[0] if best_out else None,
                      ports=tuple(ports), remote_ips=tuple(ips), duplicates=duplicates,
-                     unicast=tuple(f for f, d, _vni in egress if d.dl_dst is not None))
+                     unicast=tuple(sorted(unicast, key=lambda f: f.priority, reverse=True)))
