@@ -52,10 +52,12 @@ def running_lab(kind=labmod, why_not=lab_possible):
         kind.down(lab)
 
 
-def continuous_ping(lab):
-    """`ovsvlan-tui lab ping --continuous` on ``lab``, stopped by its pid at the end."""
+def continuous_ping(lab, *flags: str):
+    """`ovsvlan-tui lab ping --continuous` on ``lab`` (with ``flags``, e.g. --vxlan),
+    stopped by its pid at the end."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "lab", "ping", "--continuous", "--lab-name", lab.name],
+        [sys.executable, "-m", "tui.cli", "lab", "ping", "--continuous", *flags,
+         "--lab-name", lab.name],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
         time.sleep(0.5)

@@ -46,7 +46,8 @@ def comparable(doc: dict) -> dict:
 
     out = {k: v for k, v in doc.items() if k != "sources"}
     out["flows"] = sorted((flow(f) for f in doc["flows"]), key=json.dumps)
-    out["vlans"] = [{**v, "egress_flow": flow(v["egress_flow"]), "ingress_flow": flow(v["ingress_flow"])}
+    out["vlans"] = [{**v, "egress_flow": flow(v["egress_flow"]), "ingress_flow": flow(v["ingress_flow"]),
+                     "tunnel_unicast_flows": [flow(f) for f in v["tunnel_unicast_flows"]]}
                     for v in doc["vlans"]]
     return out
 
