@@ -148,9 +148,12 @@ def path_of(model: NodeModel, port: str) -> tuple[str, tuple[HopSpec, ...]]:
                        and int_patch and port_refers(_in_port(f), int_patch))
         e, g = vlan.egress_flow, vlan.ingress_flow
         in_bridge = phy if tunnel else pv.bridge  # where the frames get their local VLAN back
+        # br-tun floods (e) only until a MAC is known: unicast then takes table 20's flows
+        egress = ((("flow", e.key),) if e else ()) + tuple(
+            ("flow", f.key) for f in vlan.tunnel_unicast_flows)
         hops.append(HopSpec(
             "translation", f"{phy}, VLAN {tag} -> {provider}", "translation",
-            "flows", (("flow", e.key),) if e else (),
+            "flows", egress,
             (("flow", g.key),) if g else (),
             missing_out="" if e else f"no flow on {phy} turns local VLAN {tag} into {provider}",
             missing_in="" if g else f"no flow on {in_bridge} turns {provider} into VLAN {tag}",

@@ -20,6 +20,8 @@ import time
 import pytest
 
 from lab import run as cmd
+from model import path as pathmod
+from node.once import opened
 from lab import tunnels as labtun
 from lab.topology import AGENT_PORTS, TENANT_VNI, UNDERLAY
 from tests.conftest import continuous_ping, running_lab
@@ -101,6 +103,26 @@ def test_the_vxlan_ping_moves_the_br_tun_flows_shown_for_that_vlan(grown_lab, do
     unicast = next(k for k in now if k[0] == 20)
     assert now[ingress] >= then[ingress] + 2, "echo replies from node 2 came back as VLAN 3"
     assert now[unicast] >= then[unicast] + 2, "echo requests left for instance03's MAC"
+
+
+def test_the_vxlan_instances_path_leaves_through_br_tun_and_its_tunnel_with_no_stop(grown_lab,
+                                                                                   vxlan_ping):
+    # a healthy ping: once br-tun learned instance03's MAC the echoes take table 20,
+    # not the flood flow, and no hop may be called the place packets stop
+    with opened(grown_lab.endpoints()) as session:
+        then = session.refresh().model
+        time.sleep(4)
+        now = session.refresh().model
+    path = pathmod.path_between(then, now, VM3.tap, 4.0)
+    hops = [(h.spec.key, h.spec.label, h.spec.detail) for h in path.hops]
+    assert hops[-4:] == [
+        ("patch", "patch-tun = patch-int", "patch ports"),
+        ("translation", f"br-tun, VLAN 3 -> VNI {TENANT_VNI}", "translation"),
+        ("tunnel", TUNNEL_PORT, f"remote {UNDERLAY[1]}, VNI {TENANT_VNI}"),
+        ("wire", "wire", f"VNI {TENANT_VNI}")]
+    translation = next(h for h in path.hops if h.spec.key == "translation")
+    assert translation.out_pps and translation.in_pps, "the echoes and replies cross br-tun"
+    assert path.stops == ()
 
 
 def test_router_and_dhcp_ports_are_their_agents_not_orphans(doc):
