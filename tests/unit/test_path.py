@@ -19,9 +19,11 @@ def test_a_vxlan_vnic_leaves_through_br_tun_and_its_tunnel_port_with_remote_ip_a
     assert by_key["tunnel"].label == "vxlan-ac10000b"
     assert by_key["tunnel"].detail == "remote 172.16.0.11, VNI 239"
     assert by_key["patch"].shared and by_key["tunnel"].shared
-    # the counters each hop reads: the br-tun translation flows (tables 22 and 4)
-    (out_id,), (in_id,) = by_key["translation"].out_ids, by_key["translation"].in_ids
-    assert (out_id[1][0], out_id[1][1], in_id[1][0], in_id[1][1]) == ("br-tun", 22, "br-tun", 4)
+    # the counters each hop reads: the br-tun translation flows (tables 22 and 4), and
+    # out also the flow br-tun learned for the far MAC (table 20): unicast takes it, not 22
+    (flood, learned), (in_id,) = by_key["translation"].out_ids, by_key["translation"].in_ids
+    assert (flood[1][0], flood[1][1], in_id[1][0], in_id[1][1]) == ("br-tun", 22, "br-tun", 4)
+    assert learned[1][:4] == ("br-tun", 20, 1, "vlan_tci=0x0003/0x0fff,dl_dst=fa:16:3e:e9:26:5b")
 
 
 def test_one_reading_gives_no_rates_and_marks_no_hop():
