@@ -330,6 +330,14 @@ def measure(title: str, specs: tuple[HopSpec, ...], then: Mapping, now: Mapping,
     return PacketPath(title, tuple(hops), tuple(stops), seconds)
 
 
+# What a hop's counter counts: 0 this vNIC's packets, 1 its network's (every vNIC
+# of the local VLAN), 2 anyone's (the patch ports, the NIC). Without a flow that
+# shows the loss, a stop is only said between hops that count the same packets,
+# or from the network's to the NIC it must leave by.
+LEVELS = {"tap": 0, "port": 0, "firewall": 0, "logical": 0, "translation": 1,
+          "patch": 2, "nic": 2, "tunnel": 2}
+
+
 def _first_stop(hops: list[Hop], order, direction: str, seconds: float,
                 upstream: float | None) -> Stop | None:
     """The first hop with no packets after one of this vNIC's own that has them.
@@ -337,10 +345,11 @@ def _first_stop(hops: list[Hop], order, direction: str, seconds: float,
     Moving means MIN_PACKETS over the window. Only hops that count this
     vNIC's (or its network's) packets alone can say packets are moving: a
     shared hop (patch port, NIC) at zero is a stop, moving it proves nothing.
+    See LEVELS for when a still counter is said to be a stop without a flow.
     """
-    moving_label = None
+    moving_label, moving_level = None, None
     if upstream is not None and upstream * seconds >= MIN_PACKETS:
-        moving_label = "its egress translation"
+        moving_label, moving_level = "its egress translation", LEVELS["translation"]
     prev: int | None = None
     for i in order:
         h = hops[i]
@@ -351,7 +360,7 @@ def _first_stop(hops: list[Hop], order, direction: str, seconds: float,
             continue
         if rate * seconds >= MIN_PACKETS:
             if not h.spec.shared:
-                moving_label, prev = h.spec.label, i
+                moving_label, moving_level, prev = h.spec.label, LEVELS.get(h.spec.key, 0), i
             continue
         if moving_label is None or h.spec.lags:
             continue  # nothing of this vNIC moves before this hop (idle), or not re-read yet
@@ -367,6 +376,13 @@ def _first_stop(hops: list[Hop], order, direction: str, seconds: float,
             return Stop(where, direction, evidence, f)
         if missing:
             return Stop(where, direction, missing)
+        level = LEVELS.get(h.spec.key, 0)
+        if not (level == moving_level or (moving_level == 1 and level == 2)):
+            # no flow or counter shows the loss, and the two hops count different
+            # packets: a vNIC's moving while its network's or the patch's stay still is
+            # traffic to another vNIC on the node; the network's moving while this
+            # vNIC's stays still is traffic for another vNIC. Nothing to claim.
+            return None
         exits = [j for j in range(i + 1, len(hops)) if hops[j].spec.key in ("nic", "tunnel")]
         if direction == "in" and h.spec.key == "translation" and exits:
             # the NIC receives (other VLANs' traffic), but nothing of this network:

@@ -62,3 +62,41 @@ def test_one_reading_of_a_real_node_lists_its_drop_flows_by_total_naming_the_por
               d.counter.total) for d in ranked if d.counter.source == "flow"]
     assert flows[:2] == [("br-mgmt", 2, "phy-br-mgmt", 372), ("br-int", 2, "int-br-mgmt", 274)]
     assert all(d.rate is None for d in ranked)  # one reading: totals, no rate
+
+
+def _measured(model, port: str, moving: set[str], seconds: float = 5.0):
+    """Synthetic counters over the real node's hops: the hops in ``moving`` each
+    way advanced 25 packets, every other counter (drops too) still."""
+    title, hops = pathmod.path_of(model, port)
+    then = {i: 0 for i in pathmod.counter_ids(hops)}
+    now = dict(then)
+    for h in hops:
+        if h.key in moving:
+            for i in h.out_ids + h.in_ids:
+                now[i] = 25
+    return pathmod.measure(title, hops, then, now, seconds)
+
+
+def test_a_vnic_talking_to_a_neighbour_on_the_node_is_not_a_stop_at_the_patch():
+    """Its port and firewall move, the patch and the translation do not: the
+    packets went to another vNIC on br-int, and no flow says they died."""
+    model = study_notes_node()
+    (vv,) = model.instances[0].vnics
+    path = _measured(model, vv.port.name, {"tap", "port", "firewall"})
+    assert path.stops == ()
+
+
+def test_the_network_moving_while_this_vnic_is_still_is_traffic_for_another_vnic():
+    model = study_notes_node()
+    (vv,) = model.instances[0].vnics
+    path = _measured(model, vv.port.name, {"translation", "patch", "tunnel"})
+    assert path.stops == ()
+
+
+def test_a_vnics_own_counters_disagreeing_is_a_stop_even_without_a_drop_flow():
+    """Its port receives from the tap but its firewall flows see nothing."""
+    model = study_notes_node()
+    (vv,) = model.instances[0].vnics
+    path = _measured(model, vv.port.name, {"tap", "port"})
+    [stop] = [s for s in path.stops if s.direction == "out"]
+    assert path.hops[stop.hop].spec.key == "firewall"
