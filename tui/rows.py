@@ -116,12 +116,14 @@ def instance_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, dict]]:
     return out
 
 
-def flow_pps(refresh: Refresh, flow: Flow | None) -> str | Text:
-    """'1.0 (77)': packets per second, and (in brackets) the flow's packet count."""
+def flow_pps(refresh: Refresh, flow: Flow | None, also: tuple[Flow, ...] = ()) -> str | Text:
+    """'1.0 (77)': packets per second, and (in brackets) the flow's packet count;
+    with ``also`` (a tunnel VLAN's unicast flows beside its flood flow) their sum."""
     if flow is None:
         return Text("none", style="red")
-    r = refresh.rate(flow)
-    return f"{fmt.rate(r[0] if r else None)} ({fmt.count(flow.n_packets)})"
+    rates = [r[0] for r in (refresh.rate(f) for f in (flow, *also)) if r]
+    return (f"{fmt.rate(sum(rates) if rates else None)} "
+            f"({fmt.count(sum(f.n_packets for f in (flow, *also)))})")
 
 
 def nic_carries(v: VlanView) -> Text:
@@ -157,7 +159,7 @@ def vlan_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, dict]]:
             "bridge": v.physical_bridge or v.tunnel_bridge or "?",
             "nic": (way_out or "-") if v.tunnel_bridge else nics_text(model, v.nics) or "-",
             "ports": str(len(v.ports)),
-            "egress": flow_pps(refresh, v.egress_flow),
+            "egress": flow_pps(refresh, v.egress_flow, v.tunnel_unicast_flows),
             "ingress": flow_pps(refresh, v.ingress_flow),
         }))
     return out

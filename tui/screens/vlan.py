@@ -123,6 +123,8 @@ class VlanScreen(NodeScreen):
         table.hide({"mark"} if refresh.mark is None else set())
         table.set_rows(
             [rows.flow_row(model, refresh, f, k) for k, f in self._keys.items()])
+        # room for a tunnel VLAN's unicast flows too (a busy l2pop node scrolls)
+        table.styles.height = max(3, min(1 + len(flows), 12))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.post_message(OpenPort(event.row_key.value))
