@@ -621,11 +621,17 @@ async def test_a_dump_is_handed_over_in_whole_lines_while_ovs_ofctl_prints_it(
     assert "".join(runs) == "\n".join(lines) + "\n"
 
 
-async def test_a_hung_ovs_ofctl_is_killed_at_the_timeout(monkeypatch, tmp_path):
+@pytest.mark.parametrize("streamed", [False, True], ids=["read-at-end", "read-while-printed"])
+async def test_a_hung_ovs_ofctl_is_killed_at_the_timeout(monkeypatch, tmp_path, streamed):
+    from collectors.openflow import ofctl
+
     fake_ofctl(tmp_path, f'echo $$ > {tmp_path}/pid\nexec /bin/sleep 30\n')
     monkeypatch.setenv("PATH", str(tmp_path))
     started = time.monotonic()
-    dump = await dump_flows("br-int", timeout=0.5)
+    if streamed:
+        dump = await ofctl.dump_flows_text("br-int", timeout=0.5, on_output=[].append)
+    else:
+        dump = await dump_flows("br-int", timeout=0.5)
     assert time.monotonic() - started < 5
     assert "no answer within 0.5 s" in dump.error
     pid = int((tmp_path / "pid").read_text())
