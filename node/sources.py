@@ -185,7 +185,10 @@ class LiveSources:
 
     def read(self) -> Reading:
         with self._lock:
-            ovsdb = self._ovsdb
+            # the snapshot and the state it was delivered in, taken together:
+            # a "live" read later with the snapshot of before it would show no
+            # bridges as live ones (and judge vNICs unplugged)
+            ovsdb, ovsdb_state = self._ovsdb, self._states["ovsdb"]
         bridges = [b.name for b in ovsdb.bridges] if ovsdb else []
         for bridge in list(self._tables):
             if bridge not in bridges:  # bridge deleted
@@ -214,7 +217,8 @@ class LiveSources:
         if links_due and links is not None:
             self._links = links
         with self._lock:
-            states = tuple(self._states.values())
+            states = tuple(ovsdb_state if st.source == "ovsdb" else st
+                           for st in self._states.values())
         return Reading(
             ovsdb=ovsdb,
             flows=MappingProxyType({t.bridge: t.dump or FlowDump(t.bridge, (), now, error=error)

@@ -54,6 +54,7 @@ from tests.integration.live_app import (
 )
 from lab import node as labmod
 from tui.app import OvsVlanApp
+from tui.navigation import OpenFlowDetail, OpenFlows, OpenInstance, OpenPort, OpenVlan
 from tui.cli import endpoint_flags
 from tui.screens.overview import PANE_SOURCES
 
@@ -141,7 +142,7 @@ async def test_bridges_ports_and_taps_come_and_go_while_screens_are_open(fresh_l
         base = model_ports(app)
         add_tap_port(fresh_lab, "tapchurn0", 10)
         await until(pilot, lambda: "tapchurn0" in model_ports(app), "the new tap")
-        app.open_port("tapchurn0")
+        app.post_message(OpenPort("tapchurn0"))
         await pilot.pause(0.3)
 
         for n in range(1, 6):
@@ -179,7 +180,7 @@ async def test_flows_added_and_deleted_by_the_thousand_are_counted_exactly(fresh
     async with app.run_test(size=(120, 40)) as pilot:
         await all_live(pilot)
         base = flow_count(app, "br-int")
-        app.open_flows_all()
+        app.post_message(OpenFlows(Scope("all")))
         for _ in range(3):
             ofctl(fresh_lab, "add-flows", "br-int", "-", stdin=batch)
             await until(pilot, lambda: flow_count(app, "br-int") == base + 5000, "+5000 flows")
@@ -329,7 +330,7 @@ async def test_a_source_missing_from_the_start_says_why_and_the_rest_works(
                 assert f"{source} " in notes[pane] and reason in notes[pane], (pane, notes)
             else:
                 assert notes[pane] == "", (pane, notes)
-        app.open_flows_all()
+        app.post_message(OpenFlows(Scope("all")))
         await pilot.pause(0.3)
         await pilot.press("escape", "question_mark", "escape", "exclamation_mark", "escape")
     assert app.errors() == []
@@ -420,15 +421,15 @@ async def test_80x24_and_back_with_long_names_and_hundreds_of_vlans(fresh_lab):
                          if "dl_vlan=1007" in f.match]
         assert len(flows_of_long) == 1
         for open_screen in (
-            lambda: app.open_port(LONG),
-            lambda: app.open_vlan(302),
-            lambda: app.open_flows("port", LONG),
-            lambda: app.open_flow(flows_of_long[0]),
-            lambda: app.open_instance(labmod.VMS[0].uuid),
+            lambda: app.post_message(OpenPort(LONG)),
+            lambda: app.post_message(OpenVlan(302)),
+            lambda: app.post_message(OpenFlows(Scope("port", LONG))),
+            lambda: app.post_message(OpenFlowDetail(flows_of_long[0])),
+            lambda: app.post_message(OpenInstance(labmod.VMS[0].uuid)),
             lambda: app.action_problems(),
         ):
             await visit_at_every_size(pilot, open_screen)
-        app.open_port(LONG)
+        app.post_message(OpenPort(LONG))
         await until(pilot, lambda: LONG in screen_text(app), "the whole long name shown")
         await pilot.press("escape")
     assert app.errors() == []
@@ -482,7 +483,7 @@ async def test_all_4094_local_vlans_at_80x24(tmp_path):
         assert [v.local_vlan for v in model.vlans] == list(range(1, 4095))
         assert [p.subject for p in model.problems if p.kind == "dead-vlan"] == ["tap4095-fffffffff"]
         # (each way back to the overview re-shows its 4094 rows: ~2.5 s here)
-        for open_screen in (lambda: app.open_vlan(4094), lambda: app.action_problems()):
+        for open_screen in (lambda: app.post_message(OpenVlan(4094)), lambda: app.action_problems()):
             await visit_at_every_size(pilot, open_screen)
     assert "error" not in notices
 
@@ -494,7 +495,7 @@ async def test_100k_flows_at_80x24(fresh_lab):
     app = LiveApp(lab_endpoints(fresh_lab))
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: (flow_count(app, "br-int") or 0) > 100_000, "100k flows", 60)
-        app.open_flows_all()
+        app.post_message(OpenFlows(Scope("all")))
         await until(pilot, lambda: len(app.screen_stack) == 2, "the flows screen")
         await pilot.press("slash", *"10.1.134.160", "enter")
         for width, height in SIZES:
