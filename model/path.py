@@ -283,7 +283,9 @@ def read(model: NodeModel, ids: set[CounterId]) -> dict[CounterId, int]:
             value = (link.rx_packets if cid[2] == "rx" else link.tx_packets) if link else None
         elif kind == "vnic":
             s = model.vnic_stats.get(cid[1])
-            value = (s.rx_packets if cid[2] == "rx" else s.tx_packets) if s else None
+            if s is None or s.synthetic:  # the test driver's counters are not traffic
+                continue
+            value = s.rx_packets if cid[2] == "rx" else s.tx_packets
         else:
             continue
         if value is not None:

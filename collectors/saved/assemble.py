@@ -20,7 +20,7 @@ from collectors.saved.result import SavedFile, SavedNode
 from collectors.saved.vsctl_show import parse_vsctl_show
 from collectors.ovsdb import interface_record, optional
 from model.join import ofp_name
-from model.records import Domain, FlowDump, Observation, OvsdbSnapshot, SourceState
+from model.records import Domain, FlowDump, Observation, OvsdbSnapshot, SourceState, frozen_map
 
 _SAME_FORMAT = {kinds.OFCTL_SHOW, kinds.PORTS_DESC}  # over OpenFlow 1.3+ `show` prints a port desc
 OFPP_LOCAL = 65534  # the bridge's own port, printed LOCAL by ovs-ofctl
@@ -210,10 +210,13 @@ class Assembler:
             bridges.append(b)
         bridges.sort(key=lambda b: b.name)  # as the live collector orders them
         version = snap.ovs_version or (optional(_list(root.get("ovs_version"))) if root else None)
-        if root and not self.hostname:
-            ids = root.get("external_ids")
-            self.hostname = ids.get("hostname") if isinstance(ids, dict) else None
-        return replace(snap, bridges=tuple(bridges), ovs_version=version)
+        ids = root.get("external_ids") if root else None
+        ids = {k: str(v) for k, v in ids.items()} if isinstance(ids, dict) else {}
+        if not self.hostname:
+            self.hostname = ids.get("hostname")
+        # a `show` has no Open_vSwitch external_ids (an OVN chassis's bridge mappings)
+        return replace(snap, bridges=tuple(bridges), ovs_version=version,
+                       external_ids=snap.external_ids or frozen_map(ids))
 
     def _flows(self, ovsdb: OvsdbSnapshot | None) -> dict[str, FlowDump]:
         known = [b.name for b in ovsdb.bridges] if ovsdb else []

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from typing import Any, Mapping
 
 from collectors.ovsdb import optional, port_record
-from model.records import OvsBridge, OvsdbSnapshot
+from model.records import OvsBridge, OvsdbSnapshot, frozen_map
 
 # Columns the records read, by how the IDL shapes them.
 _OPTIONAL = {
@@ -82,5 +82,7 @@ def snapshot_from_rows(tables: Tables) -> OvsdbSnapshot | None:
         bridges.append(OvsBridge(name=b.name, datapath_type=b.datapath_type,
                                  fail_mode=optional(b.fail_mode), ports=tuple(ports)))
     bridges.sort(key=lambda b: b.name)
+    # Open_vSwitch external_ids: on an OVN chassis the bridge mappings and ovn-remote
     return OvsdbSnapshot(ovs_version=optional(root.ovs_version) if root is not None else None,
-                         bridges=tuple(bridges))
+                         bridges=tuple(bridges),
+                         external_ids=frozen_map(root.external_ids if root is not None else None))

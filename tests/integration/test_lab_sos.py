@@ -113,7 +113,10 @@ def test_pasted_listings_alone_rebuild_the_bridges_with_port_other_config(shared
         (tmp_path / f"paste-{n}.txt").write_text(vsctl(shared_lab.rundir, "list", table))
     saved = cli("snapshot", "--json", "--from", str(tmp_path))
     live = cli("--lab", "--lab-name", shared_lab.name, "snapshot", "--json")
-    assert saved.returncode == 0, saved.stderr
+    # the one exit rule: what was not saved is a source not read, each said in a line
+    assert saved.returncode == 1, saved.stderr
+    for source in ("openflow", "libvirt", "netlink"):
+        assert f"ovsvlan-tui: {source}: error: no " in saved.stderr
     assert re.search(r"read paste-2.txt as ovs-vsctl list: \d+ Port rows", saved.stderr)
     # which instance owns a port is libvirt's to say, and no libvirt output was saved here
     from_libvirt = ("domain_uuid", "owner")

@@ -100,3 +100,26 @@ def test_a_vnics_own_counters_disagreeing_is_a_stop_even_without_a_drop_flow():
     path = _measured(model, vv.port.name, {"tap", "port"})
     [stop] = [s for s in path.stops if s.direction == "out"]
     assert path.hops[stop.hop].spec.key == "firewall"
+
+
+def test_the_libvirt_test_drivers_synthetic_vnic_counters_are_neither_traffic_nor_drops():
+    """libvirt's test:/// driver counts from the clock: its vNIC packets must not
+    move a path hop and its vNIC drops must not rank as drops (the lab runs on it)."""
+    from dataclasses import replace
+
+    from model import drops
+    from model.records import VnicStats
+
+    model = study_notes_node()
+    (vv,) = model.instances[0].vnics
+    tap = vv.vnic.target
+    fake = VnicStats(model.instances[0].domain.uuid, tap, rx_packets=10**9, rx_bytes=0,
+                     tx_packets=10**9, tx_bytes=0, rx_drop=500, tx_drop=500, synthetic=True)
+    model = replace(model, vnic_stats={tap: fake})
+    title, hops = pathmod.path_of(model, vv.port.name)
+    reading = pathmod.read(model, pathmod.counter_ids(hops))
+    assert not [cid for cid in reading if cid[0] == "vnic"]
+    assert not [d for d in drops.counters(model) if d.id[0] == "vnic"]
+    real = replace(fake, synthetic=False)
+    assert [d.id[0] for d in drops.counters(replace(model, vnic_stats={tap: real}))
+            ].count("vnic") == 2

@@ -301,3 +301,11 @@ def test_a_snapshot_of_a_sosreport_keeps_when_the_sosreport_was_taken(tmp_path):
     states = {s.source: s for s in read_saved(path).observation.sources}
     assert states["ovsdb"].status == "saved"
     assert states["ovsdb"].detail == "Thu Feb 10 16:19:17 UTC 2022"
+
+
+def test_an_ovn_chassis_sosreport_keeps_its_bridge_mappings_and_southbound_remote():
+    """The OVN model finds physnets and checks mappings from Open_vSwitch
+    external_ids: a saved node must carry them as a live one does."""
+    ids = read_saved(SUNBEAM).observation.ovsdb.external_ids
+    assert ids["ovn-bridge-mappings"] == "physnet1:br-ex"
+    assert ids["ovn-remote"] == "ssl:172.16.1.202:6642"
