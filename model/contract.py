@@ -37,6 +37,8 @@ Added since: ``checks``, one entry per kind of problem looked for:
 ``problems`` is a verdict only for checks whose status is ``ran`` (and, for
 ``partial``, for the part of the node that was read); a source that was not
 read is in ``sources`` with status ``error`` (never read) or ``stale``.
+On an OVN chassis ``checks`` also has its own kinds; their ``missing_sources``
+may name ``ovn-sb`` (the southbound DB, which names the localnet ports).
 """
 
 from __future__ import annotations

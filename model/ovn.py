@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
 from model.ports import NIC_TYPES, ofp_name, port_refers, strip_quotes
-from model.problems import _read_ok, find_problems
+from model.problems import _read_ok, find_problems, ovn_checks
 from model.records import EMPTY_MAP, Flow, FlowDetail, Observation, OvsBridge, OvsPort
 from model.views import (DetailOf, NodeModel, OvnChassis, OvnView, PortView, Problem,
                          VlanView)
@@ -209,6 +209,7 @@ def refine(model: NodeModel, obs: Observation, chassis: OvnChassis,
     problems = [p for p in base_problems
                 if not (p.kind == "orphan-port" and _own(model, p.subject, localports))]
     problems += _ovn_problems(model, obs, chassis, int_ports, table0, localnets, vif_dp)
+    checks += ovn_checks(model, int_br, sb is not None)
     return replace(model, problems=tuple(problems), checks=checks,
                    ovn=OvnView(chassis=chassis, southbound=sb,
                                egress_tables=tuple(sorted(egress_tables)),

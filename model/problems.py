@@ -27,6 +27,17 @@ CHECKS: Mapping[str, tuple[str, ...]] = {
     "duplicate-vlan-translation": ("ovsdb", "openflow"),
 }
 
+# The kinds only an OVN chassis has (model/ovn.py) and what each reads: br-int's
+# flows say which networks are in use here; the southbound DB ("ovn-sb") names the
+# localnet ports they need (missing-bridge-mapping also runs in part without it:
+# a mapping to a bridge that does not exist needs only OVSDB).
+OVN_CHECKS: Mapping[str, tuple[str, ...]] = {
+    "unbound-port": ("ovsdb", "openflow"),
+    "missing-bridge-mapping": ("ovsdb", "openflow", "ovn-sb"),
+    "missing-localnet-patch": ("ovsdb", "openflow", "ovn-sb"),
+}
+SOUTHBOUND = "ovn-sb"
+
 # Every kind find_problems reports (the exporter exports each, at 0 too).
 KINDS = ("dead-vlan", "orphan-port", "unplugged-vif", "missing-vlan-translation",
          "vlan-mismatch", "interface-error", "duplicate-vlan-translation")
@@ -59,6 +70,35 @@ def verdict(model: NodeModel) -> tuple[str, bool]:
     if part:
         said.append(f"{part} ran on part of the node")
     return f"{found}; {', '.join(said)} ({unread})", False
+
+
+def ovn_checks(model: NodeModel, integration_bridge: str | None,
+               southbound_read: bool) -> tuple[Check, ...]:
+    """Whether each OVN kind's check could run on this chassis, and why not."""
+    flows = {} if integration_bridge is None else _unread_flow_bridges(model)
+    br_int_read = integration_bridge is not None and _read_ok(model.flows, integration_bridge)
+    out = []
+    for kind, sources in OVN_CHECKS.items():
+        if not model.ovsdb_known:
+            out.append(Check(kind, "not run", _state_detail(model, "ovsdb"), ("ovsdb",)))
+            continue
+        why, missing = [], []
+        if not br_int_read:
+            which = integration_bridge or "br-int"
+            why.append(f"flows of {which} not read"
+                       + (f": {flows[which]}" if flows.get(which) else ""))
+            missing.append("openflow")
+        if SOUTHBOUND in sources and not southbound_read:
+            why.append(f"{_state_detail(model, SOUTHBOUND)} (it names the localnet ports "
+                       "the networks in use need)")
+            missing.append(SOUTHBOUND)
+        if not missing:
+            out.append(Check(kind, "ran"))
+            continue
+        # a mapping to a bridge that does not exist is found from OVSDB alone
+        status = "partial" if kind == "missing-bridge-mapping" else "not run"
+        out.append(Check(kind, status, "; ".join(why), tuple(missing)))
+    return tuple(out)
 
 
 def _state_detail(model: NodeModel, source: str) -> str:

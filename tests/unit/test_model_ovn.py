@@ -375,3 +375,44 @@ def test_with_br_int_s_flows_unread_the_path_gives_no_unbound_verdict():
     flows = {"br-provider": lab_flows()["br-provider"]}  # br-int's first dump not in yet
     _, hops = path_of(lab_model(flows=flows), INSTANCE01.tap)
     assert hops[-1].key == "logical" and hops[-1].missing_out == ""
+
+
+# --------------------------------------------------------------------------
+# which of OVN's checks ran: a verdict on a chassis only from what was read
+
+
+def _ovn_checks(model: NodeModel) -> dict:
+    return {c.kind: c for c in model.checks
+            if c.kind in ("unbound-port", "missing-bridge-mapping", "missing-localnet-patch")}
+
+
+def test_with_the_southbound_read_every_ovn_check_ran_and_the_verdict_is_clean():
+    from model.problems import verdict
+    model = lab_model(ovn_sb=lab_southbound())
+    assert {k: c.status for k, c in _ovn_checks(model).items()} == {
+        "unbound-port": "ran", "missing-bridge-mapping": "ran", "missing-localnet-patch": "ran"}
+    assert verdict(model) == ("no problems found", True)
+
+
+def test_without_the_southbound_the_localnet_checks_say_so_and_no_clean_bill_is_given():
+    from model.problems import verdict
+    model = lab_model()  # ovn-remote set, southbound not read
+    checks = _ovn_checks(model)
+    assert checks["unbound-port"].status == "ran"
+    assert checks["missing-localnet-patch"].status == "not run"
+    assert checks["missing-localnet-patch"].missing == ("ovn-sb",)
+    assert "ovn-sb not read" in checks["missing-localnet-patch"].why
+    # a mapping to a bridge that does not exist is still found from OVSDB alone
+    assert checks["missing-bridge-mapping"].status == "partial"
+    text, clean = verdict(model)
+    assert not clean and text.startswith("0 problems; 1 of ") and "(ovn-sb not read)" in text
+    doc = to_contract(model)
+    assert {c["kind"]: c["status"] for c in doc["checks"]}["missing-localnet-patch"] == "not run"
+
+
+def test_with_br_int_s_flows_unread_the_unbound_check_did_not_run():
+    flows = {"br-provider": lab_flows()["br-provider"]}
+    checks = _ovn_checks(lab_model(flows=flows, ovn_sb=lab_southbound()))
+    assert checks["unbound-port"].status == "not run"
+    assert "flows of br-int not read" in checks["unbound-port"].why
+    assert checks["missing-bridge-mapping"].status == "partial"
