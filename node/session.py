@@ -71,6 +71,9 @@ class NodeSession:
         self._history: dict[FlowKey, deque] = {}
         self._idle: dict[FlowKey, int] = {}
         self._observed: dict[str, int] = {}  # intervals seen per bridge (history, up to HISTORY)
+        # flows added (or re-added) during the session -> intervals they have existed,
+        # until HISTORY: no trend bar is drawn for time before a flow was born
+        self._lived: dict[FlowKey, int] = {}
         self._flow_windows: dict[str, FlowWindow] = {}
         self._mark: Mark | None = None
         self._mark_wanted = False
@@ -175,16 +178,19 @@ class NodeSession:
         """Recent pps per flow, kept only while a flow moves (cost ~ moving flows).
 
         A flow that starts moving gets zeros only for the intervals this
-        session observed before, never for time before the tool started."""
+        session observed it in before, never for time before the tool started
+        or before the flow was added."""
         if delta.interval <= 0:
             return
         observed = self._observed.get(delta.bridge, 0)
         self._observed[delta.bridge] = min(observed + 1, HISTORY)
+        for key in delta.new | delta.reset:
+            self._lived[key] = 0  # born within this interval
         for key, (packets, _bytes) in delta.moved.items():
             h = self._history.get(key)
             if h is None:
-                h = self._history[key] = deque([0.0] * min(observed, HISTORY - 1),
-                                               maxlen=HISTORY)
+                idle = min(observed, self._lived.get(key, observed), HISTORY - 1)
+                h = self._history[key] = deque([0.0] * idle, maxlen=HISTORY)
             h.append(packets / delta.interval)
             self._idle[key] = 0
         for key in list(self._history):
@@ -197,9 +203,15 @@ class NodeSession:
                 self._idle.pop(key, None)
             else:
                 self._idle[key] = idle
+        for key in [k for k in self._lived if k[0] == delta.bridge]:
+            if self._lived[key] + 1 >= HISTORY:
+                del self._lived[key]  # older than any trend drawn
+            else:
+                self._lived[key] += 1
 
     def _forget(self, keys) -> None:
         for key in keys:
             self._history.pop(key, None)
             self._idle.pop(key, None)
+            self._lived.pop(key, None)
 

@@ -217,3 +217,19 @@ def test_a_trend_draws_no_time_before_the_tool_started(node):
     history = r.history[egress(r).key]
     assert len(history) == 2 < HISTORY  # one idle interval observed, then the move
     assert history[-1] > 0
+
+
+def test_a_flow_added_while_the_tool_runs_draws_no_time_before_it_existed(node):
+    session = a_session()
+    for _ in range(5):  # the tool has watched br-provider for 4 intervals
+        session.refresh()
+    match = 'priority=5,in_port="phy-br-provider",dl_vlan=3'
+    node.add(" cookie=0x5cba03097712b897, duration=0.5s, table=0, n_packets=0, n_bytes=0, "
+             f"{match} actions=mod_vlan_vid:300,NORMAL")
+    session.refresh()  # added: it existed for part of this interval, idle
+    node.move(match, 3)
+    r = session.refresh()
+    added = next(f for f in r.model.flows["br-provider"].flows if "dl_vlan=3" in f.match)
+    history = r.history[added.key]
+    assert len(history) == 2  # its idle interval, then the move: not the 4 before it
+    assert history[0] == 0.0 and history[-1] > 0
