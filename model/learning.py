@@ -54,3 +54,38 @@ def learned_on(fdb: Iterable[FdbEntry], model: NodeModel, bridge: str, vlan: int
     pv = model.port(port)
     return [e for e in fdb if e.bridge == bridge and e.vlan == vlan and pv is not None
             and port_refers(e.port, pv)]
+
+
+def provider_tag(vlan) -> int | None:
+    """The VLAN the physical bridge learns a network's MACs on: its provider VLAN,
+    0 for a flat network (untagged), None for a tunnel network or one not known."""
+    if vlan is None or vlan.tunnel_bridge or not vlan.physical_bridge:
+        return None
+    if vlan.network_type == "flat":
+        return 0
+    return vlan.segmentation_id
+
+
+def learned_by_port(fdb: Iterable[FdbEntry], model: NodeModel, bridge: str,
+                    vlan: int) -> dict[str, list[FdbEntry]]:
+    """MACs the bridge learned on ``vlan``, by the name of the port behind which
+    each was learned (fdb/show prints ofports; LOCAL is the bridge's own port)."""
+    names = {str(pv.ofport): pv.name for pv in model.ports
+             if pv.bridge == bridge and pv.ofport is not None}
+    names["LOCAL"] = bridge
+    out: dict[str, list[FdbEntry]] = {}
+    for e in fdb:
+        if e.bridge == bridge and e.vlan == vlan:
+            out.setdefault(names.get(e.port, e.port), []).append(e)
+    return out
+
+
+def learned_via(fdb: Iterable[FdbEntry], model: NodeModel, bridge: str,
+                port: str) -> dict[int, list[FdbEntry]]:
+    """MACs the bridge learned behind ``port``, by VLAN."""
+    pv = model.port(port)
+    out: dict[int, list[FdbEntry]] = {}
+    for e in fdb:
+        if e.bridge == bridge and pv is not None and port_refers(e.port, pv):
+            out.setdefault(e.vlan, []).append(e)
+    return out

@@ -118,25 +118,6 @@ def _stacked(path: PacketPath, stopped: set[int], selected: int | None) -> Text:
     return t
 
 
-def fdb_text(model, fdb, bridge: str, vlan: int, nics) -> Text:
-    """Which MACs the bridge learned on the provider VLAN behind each NIC, and how old."""
-    from model.learning import learned_on
-
-    t = Text()
-    where = f"VLAN {vlan}" if vlan else "untagged"
-    for nic in nics:
-        seen = learned_on(fdb, model, bridge, vlan, nic)
-        t.append(f"MACs learned on {bridge} {where} via {nic}: ", style="bold")
-        if seen:
-            t.append(", ".join(f"{e.mac} ({e.age if e.age is not None else '?'} s)"
-                               for e in seen[:6]) + (" …" if len(seen) > 6 else ""))
-        else:
-            t.append(f"none: nothing came from the wire on {where} via {nic} lately "
-                     f"(does the upstream switch carry {where}?)", style="bold red")
-        t.append("\n")
-    return t
-
-
 def conntrack_text(zone: int, entries, shown: int = 8) -> Text:
     from model.learning import ct_states
 

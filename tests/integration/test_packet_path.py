@@ -8,6 +8,7 @@ One lab for the module: each test breaks one thing and puts it back.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -20,15 +21,16 @@ import pytest
 from collectors import appctl
 from lab import node as labmod
 from model import learning, path as pathmod
-from tests.integration.live_app import LiveApp, all_live, ofctl, until
+from tests.integration.live_app import LiveApp, all_live, ofctl, screen_text, until
 from tui.cli import endpoint_flags
-from tui.navigation import OpenPort
+from tui.navigation import OpenPort, OpenVlan
 from tui.screens.conntrack import ConntrackScreen
 from tui.screens.path import PathScreen
 from tui.screens.port import PortScreen
 from tui.screens.trace import TraceScreen
+from tui.screens.vlan import VlanScreen
 from node.once import collect_once
-from widgets.path import fdb_text
+from widgets.learning import fdb_text
 
 pytestmark = pytest.mark.lab
 
@@ -150,6 +152,13 @@ async def test_the_path_and_trace_screens_show_it_live(shared_lab):
     with pinging(fast_ping(shared_lab)):
         async with app.run_test(size=(160, 48)) as pilot:
             await all_live(pilot)
+            app.post_message(OpenVlan(VM.local_vlan))  # its MAC learning: the gateway via eth0
+            gw = gateway_mac(shared_lab)
+            await until(pilot, lambda: isinstance(app.screen, VlanScreen)
+                        and any(gw in line for line in screen_text(app).splitlines()
+                                if "via eth0:" in line),
+                        "the gateway's MAC learned via eth0 on the VLAN screen")
+            assert "MAC learning on br-provider VLAN 100" in screen_text(app)
             app.post_message(OpenPort(VM.tap))
             await until(pilot, lambda: isinstance(app.screen, PortScreen), "the port screen")
             await pilot.press("P")
@@ -229,11 +238,30 @@ def test_icmp_removed_from_the_security_group_the_firewall_drops_it(shared_lab):
     assert [e for e in entries if e.proto == "icmp" and e.orig.src == labmod.GATEWAY]
 
 
+async def screens_say_no_mac_learned_via_eth0(lab: labmod.Lab, gw_mac: str) -> None:
+    """The VLAN screen and eth0's port screen say it in words, the gateway's MAC absent."""
+    app = LiveApp(lab.endpoints(), interval=0.5)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await all_live(pilot)
+        for screen, opened in ((VlanScreen, OpenVlan(VM.local_vlan)),
+                               (PortScreen, OpenPort("eth0"))):
+            app.post_message(opened)
+            await until(pilot, lambda: isinstance(app.screen, screen) and
+                        "no MAC learned on VLAN 100 via eth0" in screen_text(app),
+                        f"{screen.__name__} saying no MAC was learned via eth0")
+            assert gw_mac not in screen_text(app)
+    assert app.errors() == []
+
+
+def gateway_mac(lab: labmod.Lab) -> str:
+    return json.loads(subprocess.run(
+        ["ip", "-n", lab.tor_ns, "-j", "link", "show", "gw100"],
+        capture_output=True, text=True, check=True).stdout)[0]["address"]
+
+
 def test_gateway_moved_to_another_vlan_the_path_marks_the_nics_ingress(shared_lab):
     tor = ["ovs-vsctl", f"--db=unix:{shared_lab.dir / 'tor'}/db.sock", "--timeout=10"]
-    gw_mac = json.loads(subprocess.run(
-        ["ip", "-n", shared_lab.tor_ns, "-j", "link", "show", "gw100"],
-        capture_output=True, text=True, check=True).stdout)[0]["address"]
+    gw_mac = gateway_mac(shared_lab)
     subprocess.run([*tor, "set", "Port", "gw100", "tag=200"], check=True)
     # the test's own doing: forget what was learned before the move (the gateway's
     # neighbours too, or it may still be probing instance01 from a previous test)
@@ -248,6 +276,7 @@ def test_gateway_moved_to_another_vlan_the_path_marks_the_nics_ingress(shared_la
             model = collect_once(shared_lab.endpoints())
             fdb = appctl.parse_fdb("br-provider", appctl.run(str(shared_lab.rundir), "fdb/show",
                                                              "br-provider"))
+            asyncio.run(screens_say_no_mac_learned_via_eth0(shared_lab, gw_mac))
     finally:
         subprocess.run([*tor, "set", "Port", "gw100", "tag=100"], check=True)
     assert t["verdict"] == "output" and t["egress"] == {
@@ -258,5 +287,5 @@ def test_gateway_moved_to_another_vlan_the_path_marks_the_nics_ingress(shared_la
     assert "nothing comes back" in stop.evidence and "eth0" in stop.evidence
     assert gw_mac not in {e.mac for e in learning.learned_on(fdb, model, "br-provider", 100,
                                                              "eth0")}
-    assert "none: nothing came from the wire on VLAN 100 via eth0" in str(
+    assert "no MAC learned on VLAN 100 via eth0" in str(
         fdb_text(model, fdb, "br-provider", 100, ("eth0",)))

@@ -6,7 +6,6 @@ a hop is only marked when packets stopped there over the whole window.
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 
 from rich.text import Text
@@ -22,7 +21,9 @@ from node.session import Refresh
 from tui.navigation import (OpenConntrack, OpenFlowDetail, OpenFlows, OpenInstance, OpenPort,
                             OpenTrace, OpenVlan)
 from tui.screens.base import NodeScreen
-from widgets.path import conntrack_text, fdb_text, render_path
+from tui.screens.learned import BackgroundText, read_fdb, rundir_of
+from widgets.learning import fdb_text
+from widgets.path import conntrack_text, render_path
 
 WINDOW = 5.0  # seconds the rates and the stop are judged over
 
@@ -55,7 +56,7 @@ class PathScreen(NodeScreen):
         self.path: pathmod.PacketPath | None = None
         self._readings: deque[tuple[float, dict]] = deque(maxlen=64)
         self._refresh: Refresh | None = None
-        self._learning = False  # an fdb/conntrack read is running
+        self._learning = BackgroundText(self, "#learning", "fdb-conntrack")
 
     def body(self) -> ComposeResult:
         with VerticalScroll(id="scroll"):
@@ -77,10 +78,9 @@ class PathScreen(NodeScreen):
         then_clock, then = self._readings[0]
         self.path = pathmod.measure(title, specs, then, now, refresh.clock - then_clock)
         self._draw()
-        if not self._learning:  # one read at a time; a slow switch skips refreshes
-            self._learning = True
-            threading.Thread(target=self._read_learning, args=(model,), name="fdb-conntrack",
-                             daemon=True).start()
+        rundir = rundir_of(self.app)
+        if rundir is not False:
+            self._learning.start(lambda: self._learned_text(model, rundir))
 
     def _draw(self) -> None:
         if self.path is None:
@@ -89,51 +89,31 @@ class PathScreen(NodeScreen):
         self.query_one("#picture", Static).update(
             render_path(self.path, self.size.width or 160, self.selected))
 
-    def _read_learning(self, model) -> None:
-        """fdb/show of the bridge the VLAN leaves by, and the port's conntrack zone.
-
-        A thread of its own: Textual's thread workers share asyncio's default
-        executor with the refresh (see tui/screens/trace.py)."""
-        try:
-            text = self._learned_text(model)
-        finally:
-            self._learning = False
-        if text is not None:
-            try:
-                self.app.call_from_thread(self._learned, text)
-            except RuntimeError:  # the app closed meanwhile
-                pass
-
-    def _learned_text(self, model) -> Text | None:
-        endpoints = getattr(self.app.backend, "endpoints", None)
+    def _learned_text(self, model, rundir) -> Text | None:
+        """fdb/show of the bridge the VLAN leaves by, and the port's conntrack zone."""
         pv = model.port(self.port_name) or next(
             (p for p in model.ports if p.tap == self.port_name), None)
-        if endpoints is None or pv is None:
+        if pv is None:
             return None
         vlan = model.vlan(pv.port.tag) if pv.port.tag is not None else None
         text = Text()
-        if vlan is not None and vlan.physical_bridge and vlan.nics:
-            provider = vlan.segmentation_id if vlan.network_type != "flat" else 0
-            try:
-                fdb = appctl.parse_fdb(vlan.physical_bridge, appctl.run(
-                    endpoints.ovs_rundir, "fdb/show", vlan.physical_bridge))
+        provider = learning.provider_tag(vlan)
+        if provider is not None and vlan.nics:
+            fdb, why = read_fdb(rundir, vlan.physical_bridge)
+            if fdb is None:
+                text.append(why, style="yellow")
+            else:
                 text.append_text(fdb_text(model, fdb, vlan.physical_bridge, provider, vlan.nics))
-            except appctl.AppctlError as e:
-                text.append(f"MAC learning not read: {e}", style="yellow")
         zone = learning.ct_zone(model, pv)
         if zone is not None:
             try:
                 entries = appctl.parse_conntrack(appctl.run(
-                    endpoints.ovs_rundir, "dpctl/dump-conntrack", f"zone={zone}"))
+                    rundir, "dpctl/dump-conntrack", f"zone={zone}"))
                 text.append("\n")
                 text.append_text(conntrack_text(zone, entries))
             except appctl.AppctlError as e:
                 text.append(f"\nconntrack not read: {e}", style="yellow")
         return text
-
-    def _learned(self, text: Text) -> None:
-        if self.is_attached:
-            self.query_one("#learning", Static).update(text)
 
     def on_resize(self) -> None:
         self._draw()

@@ -19,6 +19,7 @@ from node.session import Refresh
 from tui.navigation import OpenFlows, OpenInstance, OpenPath, OpenTrace, OpenVlan
 from tui import rows
 from tui.screens.base import NodeScreen
+from tui.screens.learned import BackgroundText, nic_learning, rundir_of
 from widgets import format as fmt
 from widgets.counters import CounterPanel
 from widgets.status import spaced
@@ -59,16 +60,19 @@ class PortScreen(NodeScreen):
     PortScreen.narrow #grid { grid-size: 1; }
     PortScreen .panel { border: round $primary-darken-2; height: auto; }
     PortScreen #path { height: auto; padding: 0 1; }
+    PortScreen #learning { height: auto; padding: 0 1; display: none; }
     """
 
     def __init__(self, name: str) -> None:
         super().__init__()
         self.port_name = name
         self.crumb = name
+        self._learning = BackgroundText(self, "#learning", "fdb")
 
     def body(self) -> ComposeResult:
         with VerticalScroll(id="scroll"):
             yield Static(id="path")
+            yield Static(id="learning")  # a physical NIC's: the MACs learned via it
             # the counters first: what the operator came for is above the fold at
             # 80x24; OVSDB's rows (often many external_ids) after them
             with Grid(id="grid"):
@@ -139,6 +143,9 @@ class PortScreen(NodeScreen):
             keys.append("i: instance")
         path.append("\n" + "  ".join(keys), style="dim")
         self.query_one("#path", Static).update(path)
+        rundir = rundir_of(self.app)
+        if carried and rundir is not False:  # read off the UI thread
+            self._learning.start(lambda: nic_learning(rundir, model, pv))
 
         pairs: list[tuple[str, object]] = [
             ("bridge", pv.bridge), ("ofport", pv.ofport), ("type", pv.type or "system"),

@@ -16,6 +16,7 @@ from node.session import Refresh
 from tui import rows
 from tui.navigation import OpenFlowDetail, OpenFlows, OpenInstance, OpenPort
 from tui.screens.base import NodeScreen
+from tui.screens.learned import BackgroundText, rundir_of, vlan_learning
 from widgets.keyed_table import KeyedTable
 from widgets.status import spaced
 from widgets.virtual_table import VirtualTable
@@ -31,6 +32,7 @@ class VlanScreen(NodeScreen):
     help_title = "VLAN"
     DEFAULT_CSS = """
     VlanScreen #facts { height: auto; padding: 0 1; }
+    VlanScreen #learning { height: auto; padding: 0 1; display: none; }
     VlanScreen .pane { border: round $primary-darken-2; border-title-color: $text;
                        height: auto; }
     VlanScreen .pane:focus-within { border: round $accent; }
@@ -45,9 +47,11 @@ class VlanScreen(NodeScreen):
         self.key = str(local_vlan)  # VlanView.key: "2", or on OVN "dp1"
         self.crumb = f"VLAN {local_vlan}" if self.key.isdigit() else f"network {local_vlan}"
         self._keys: dict[str, object] = {}
+        self._learning = BackgroundText(self, "#learning", "fdb")
 
     def body(self) -> ComposeResult:
         yield Static(id="facts")
+        yield Static(id="learning")
         with Vertical(id="members-pane", classes="pane"):
             yield KeyedTable([("port", "Port"), ("bridge", "Bridge"), ("ofport", "#"),
                               ("instance", "Instance"), ("mac", "MAC"), ("link", "Link"),
@@ -101,6 +105,9 @@ class VlanScreen(NodeScreen):
                 facts.append(f"-> {f.actions}")
         facts.append("\nEnter: port   f: all flows of this VLAN   n: NIC   i: instance", style="dim")
         self.query_one("#facts", Static).update(facts)
+        rundir = rundir_of(self.app)
+        if rundir is not False:  # which MACs its physical bridge learned, read off the UI thread
+            self._learning.start(lambda: vlan_learning(rundir, model, v))
 
         members = []
         for name in v.ports:
