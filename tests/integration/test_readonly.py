@@ -136,6 +136,9 @@ async def test_the_tui_and_snapshot_change_nothing_on_the_node(fresh_lab, monkey
                             app.action_problems, app.action_help):
             open_screen()
             await pilot.pause(0.3)
+            if isinstance(app.screen, TraceScreen):  # its trace runs in a thread of its own
+                await until(pilot, lambda: any("ofproto/trace" in args
+                                               for args, _shell in spies.processes), "a trace")
             await pilot.press("m", "r", "p", "p")
             await pilot.pause(0.3)
             await pilot.press("escape")

@@ -69,12 +69,16 @@ class TraceScreen(NodeScreen):
         self._describe()
         if self.to:
             self.query_one("#scroll").focus()
-            self._start()
+            if self.shown is not None:  # else the first refresh fed to it starts it
+                self._start()
         else:
             self.query_one("#to", Input).focus()
 
     def show(self, refresh: Refresh) -> None:
-        pass  # the trace is of one moment; r re-runs it
+        # the trace is of one moment (r re-runs it); one asked for before the
+        # screen had its first refresh runs on that refresh
+        if self.to and self._asked == 0 and not self.running:
+            self._start()
 
     def on_resize(self) -> None:
         self._draw()
