@@ -34,6 +34,7 @@ from bench import node
 from bench.run import RESULTS, machine
 from exporter.server import DEFAULT_INTERVAL
 from lab import node as labmod
+from lab.run import stop
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -185,12 +186,7 @@ def run(args: argparse.Namespace) -> dict:
     finally:
         for proc in (exporter, traffic):
             if proc is not None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop(proc, timeout=30)
         print(f"taking lab {lab.name} down ...", flush=True)
         labmod.down(lab)
     return result

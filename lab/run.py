@@ -119,3 +119,13 @@ def start_ovs(rundir: Path, ns: str) -> None:
 def stop_ovs(rundir: Path) -> None:
     for daemon in reversed(DAEMONS):
         stop_daemon(rundir, daemon)
+
+
+def stop(proc: subprocess.Popen, timeout: float = 5) -> None:
+    """A process this program started: asked to end, killed if it will not."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -86,14 +86,20 @@ def _lab_name(text: str) -> str:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= value <= 1_000_000:
-        raise argparse.ArgumentTypeError(f"count must be between 1 and 1000000, not {text}")
-    return value
+def _whole_number(what: str, low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{what} must be between {low} and {high}, not {text}")
+        return value
+    return parse
+
+
+_count = _whole_number("count", 1, 1_000_000)
+_top_flows = _whole_number("top flows", 0, 1000)
 
 
 def _listen(text: str):
@@ -103,16 +109,6 @@ def _listen(text: str):
         return parse_listen(text)
     except ListenError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
-
-
-def _top_flows(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 0 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"top flows must be between 0 and 1000, not {text}")
-    return value
 
 
 def _connection_flags(parser: argparse.ArgumentParser, *, suppress: bool) -> None:

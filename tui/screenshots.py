@@ -23,6 +23,7 @@ from textual.pilot import Pilot
 from collectors.endpoints import Endpoints
 from lab import node as labmod
 from lab import ovn as labovn
+from lab.run import stop
 from tui.app import OvsVlanApp
 from node.live import LiveBackend
 from tui.navigation import OpenPath
@@ -192,12 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_tour(lab.endpoints(), out, ovn=args.ovn))
     finally:
         if ping is not None:
-            ping.terminate()
-            try:
-                ping.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                ping.kill()
-                ping.wait()
+            stop(ping)
         if brought_up:
             kind.down(lab)
     return 0
