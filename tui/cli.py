@@ -388,7 +388,6 @@ def main(argv: list[str] | None = None) -> int:
         from node.live import LiveBackend
 
         backend = LiveBackend(endpoints)
-        backend.prefetch_flows()  # the longest read starts before the UI's imports
         from tui.app import run_app
 
         return run_app(endpoints, interval=args.interval or 1.0, backend=backend)
