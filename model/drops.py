@@ -143,8 +143,8 @@ def rank(now: list[DropCounter], then: Mapping[tuple, int] | None = None,
     drops = []
     for c in now:
         rate = None
-        if then is not None and seconds > 0 and c.id in then:
-            rate = max(c.total - then[c.id], 0) / seconds
+        if then is not None and seconds > 0 and c.id in then and c.total >= then[c.id]:
+            rate = (c.total - then[c.id]) / seconds  # went back: started over, unknown
         if c.total == 0 and not rate:
             continue
         drops.append(Drop(c, rate))

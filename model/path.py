@@ -25,6 +25,10 @@ from model.words import display_name, provider_side
 CounterId = tuple
 FIREWALL_TABLES = frozenset({71, 72, 73, 81, 82, 91, 92, 93, 94})
 MIN_PACKETS = 2  # what "moving" takes over the window: one packet can be timing
+# A flow installed again between two readings (ovn-controller or the agent
+# replacing it with the same match and cookie) restarts its counters: its
+# install time, read as seen_at - duration, moves by more than the dump's rounding.
+REINSTALLED_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,9 +257,10 @@ def counter_ids(hops: tuple[HopSpec, ...]) -> set[CounterId]:
     return ids
 
 
-def read(model: NodeModel, ids: set[CounterId]) -> dict[CounterId, int]:
-    """The packet counts of ``ids`` in one model (a counter it lacks is left out)."""
-    out: dict[CounterId, int] = {}
+def read(model: NodeModel, ids: set[CounterId]) -> dict[CounterId, float]:
+    """The packet counts of ``ids`` in one model (a counter it lacks is left out),
+    and each live flow's install time as ("installed", key)."""
+    out: dict[CounterId, float] = {}
     # bridge -> (tables, priorities): a flow's key is built only for those
     wanted: dict[str, tuple[set[int], set[int]]] = {}
     for i in ids:
@@ -269,6 +274,8 @@ def read(model: NodeModel, ids: set[CounterId]) -> dict[CounterId, int]:
                 cid = ("flow", f.key)
                 if cid in ids:
                     out[cid] = f.n_packets
+                    if f.seen_at is not None:
+                        out[("installed", f.key)] = f.seen_at - f.duration
     for cid in ids:
         kind = cid[0]
         if kind == "port":
@@ -293,10 +300,23 @@ def read(model: NodeModel, ids: set[CounterId]) -> dict[CounterId, int]:
     return out
 
 
+def _started_over(i: CounterId, then: Mapping, now: Mapping) -> bool:
+    """A counter that went back (a port plugged again) or a flow installed again:
+    what it counted in the window is not known, so its hop is not "still"."""
+    if now[i] < then[i]:
+        return True
+    if i[0] != "flow":
+        return False
+    before, after = then.get(("installed", i[1])), now.get(("installed", i[1]))
+    return before is not None and after is not None and after - before > REINSTALLED_S
+
+
 def _rate(ids, then: Mapping, now: Mapping, seconds: float) -> float | None:
     if not ids or seconds <= 0 or any(i not in now or i not in then for i in ids):
         return None
-    return sum(max(now[i] - then[i], 0) for i in ids) / seconds
+    if any(_started_over(i, then, now) for i in ids):
+        return None
+    return sum(now[i] - then[i] for i in ids) / seconds
 
 
 def measure(title: str, specs: tuple[HopSpec, ...], then: Mapping, now: Mapping,

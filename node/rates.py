@@ -49,8 +49,9 @@ class CounterWindow:
                     break
                 before = old.get(key)
                 if before is not None:
-                    out[key] = tuple(max(a - b, 0) / (now - then) for a, b in zip(values, before))
-                    break
+                    if all(a >= b for a, b in zip(values, before)):
+                        out[key] = tuple((a - b) / (now - then) for a, b in zip(values, before))
+                    break  # counters that went back started over: no rate, not 0/s
         return out
 
 

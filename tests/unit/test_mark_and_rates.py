@@ -208,6 +208,16 @@ def test_counter_rates_span_the_window_and_wait_for_two_samples():
     assert min(got) > 0
 
 
+def test_a_counter_that_went_back_has_no_rate_rather_than_zero():
+    """A port deleted and made again (a tap plugged again) counts from 0: its rate
+    over the window is unknown, a dash, never 0/s."""
+    window = CounterWindow(span=5.0)
+    window.add(0.0, {"tap1": (900, 90_000), "eth0": (10, 1000)})
+    rates = window.add(1.0, {"tap1": (4, 400), "eth0": (15, 1500)})
+    assert "tap1" not in rates
+    assert rates["eth0"] == (5.0, 500.0)
+
+
 def test_a_trend_draws_no_time_before_the_tool_started(node):
     session = a_session()
     session.refresh()

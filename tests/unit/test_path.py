@@ -123,3 +123,56 @@ def test_the_libvirt_test_drivers_synthetic_vnic_counters_are_neither_traffic_no
     real = replace(fake, synthetic=False)
     assert [d.id[0] for d in drops.counters(replace(model, vnic_stats={tap: real}))
             ].count("vnic") == 2
+
+
+def _firewall_reinstalled(then_count: int, now_count: int, moved_install_s: float):
+    """The real node's hops with its port moving 25 packets; each firewall flow
+    counting ``then_count`` then ``now_count``, installed ``moved_install_s`` later
+    at the second reading (synthetic counters)."""
+    model = study_notes_node()
+    (vv,) = model.instances[0].vnics
+    title, hops = pathmod.path_of(model, vv.port.name)
+    then = {i: 0 for i in pathmod.counter_ids(hops)}
+    now = dict(then)
+    for h in hops:
+        for i in h.out_ids + h.in_ids:
+            if h.key in ("tap", "port"):
+                now[i] = 25
+            elif h.key == "firewall":
+                then[i], now[i] = then_count, now_count
+                then[("installed", i[1])] = 100.0
+                now[("installed", i[1])] = 100.0 + moved_install_s
+    return pathmod.measure(title, hops, then, now, 5.0)
+
+
+def test_a_firewall_flow_installed_again_in_the_window_is_unknown_not_a_stop():
+    """ovn-controller or the agent replaces a flow with the same match and cookie:
+    its counters start over. Counting back to 0 as "still" would say the packets
+    die at the firewall while they pass."""
+    for then_count, now_count in ((40, 3), (0, 0)):
+        path = _firewall_reinstalled(then_count, now_count, moved_install_s=4.0)
+        firewall = next(h for h in path.hops if h.spec.key == "firewall")
+        assert firewall.out_pps is None and firewall.in_pps is None
+        assert path.stops == ()
+
+
+def test_a_firewall_flow_still_while_its_port_moves_is_still_a_stop():
+    """The same flow, not installed again (its install time read the same to within
+    the dump's rounding): the stop is said."""
+    path = _firewall_reinstalled(40, 40, moved_install_s=0.002)
+    [stop] = [s for s in path.stops if s.direction == "out"]
+    assert path.hops[stop.hop].spec.key == "firewall"
+
+
+def test_a_reading_keeps_each_flows_install_time():
+    model = study_notes_node()
+    (vv,) = model.instances[0].vnics
+    _, hops = pathmod.path_of(model, vv.port.name)
+    ids = pathmod.counter_ids(hops)
+    flows = {f.key: f for d in model.flows.values() for f in d.flows}
+    reading = pathmod.read(model, ids)
+    flow_ids = [i for i in ids if i[0] == "flow"]
+    assert flow_ids
+    for i in flow_ids:
+        f = flows[i[1]]
+        assert reading[("installed", i[1])] == f.seen_at - f.duration
