@@ -27,8 +27,9 @@ FIREWALL_TABLES = frozenset({71, 72, 73, 81, 82, 91, 92, 93, 94})
 MIN_PACKETS = 2  # what "moving" takes over the window: one packet can be timing
 # A flow installed again between two readings (ovn-controller or the agent
 # replacing it with the same match and cookie) restarts its counters: its
-# install time, read as seen_at - duration, moves by more than the dump's rounding.
-REINSTALLED_S = 1.0
+# install time, read as seen_at - duration, moves by more than a reading's own
+# error (a text dump's seen_at is its start or its end: 1.5 s apart at 200k flows).
+REINSTALLED_S = 3.0
 
 
 @dataclass(frozen=True, slots=True)
