@@ -18,7 +18,7 @@ from prometheus_client.core import (
     Metric,
 )
 
-from model.ports import ofp_name
+from model.ports import counters_of
 from model.problems import KINDS
 from model.views import NodeModel
 from model.records import Flow
@@ -160,8 +160,7 @@ def _ports(model: NodeModel) -> Iterator[Metric]:
         if pv.name == pv.bridge:
             continue
         info.add_metric([pv.bridge, pv.name, _label(pv.port.tag)], 1.0)
-        c = (model.port_counters.get((pv.bridge, pv.name))
-             or model.port_counters.get((pv.bridge, ofp_name(pv.name))))
+        c = counters_of(model.port_counters, pv)
         if c is None:
             continue
         for family, rx, tx in ((packets, c.rx_packets, c.tx_packets),

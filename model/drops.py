@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from model.join import NodeModel, port_refers
+from model.ports import counters_of
 from model.records import Flow
 from model.vswitchd import DatapathStats
 from model.words import display_name
@@ -88,16 +89,23 @@ def counters(model: NodeModel, datapaths: Iterable[DatapathStats] = ()) -> list[
                                f"{f.bridge} t{f.table} p{f.priority} {f.match or '(any)'} "
                                f"actions={f.actions or '(none)'}",
                                subject, f.n_packets, flow=f, port=port))
+    # the port each dump-ports line is (ovs-ofctl may print a cut name or a number)
+    port_of = {}
+    for pv in model.ports:
+        c = counters_of(model.port_counters, pv)
+        if c is not None:
+            port_of[id(c)] = pv.name
     for (bridge, port), c in model.port_counters.items():
         for name in ("rx_dropped", "tx_dropped", "rx_errors", "tx_errors"):
             value = getattr(c, name)
             if value is None:
                 continue
-            dev = bridge if port == "LOCAL" else port
+            dev = port_of.get(id(c), bridge if port == "LOCAL" else port)
             subject, opens = _port_of_device(model, dev)
             local = port == "LOCAL" and name == "tx_dropped"
             out.append(DropCounter(("port", bridge, port, name), "dump-ports",
-                                   f"{bridge} port {port} {name.replace('_', ' ')}"
+                                   f"{bridge} port {dev if port != 'LOCAL' else port} "
+                                   f"{name.replace('_', ' ')}"
                                    + (LOCAL_NOTE if local else ""), subject, value,
                                    port=opens, benign=local))
     seen_links = set()

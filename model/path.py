@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from model.join import NodeModel, PortView, port_refers
+from model.ports import counters_of
 from model.records import Flow
 from model.trace import vnic_ip
 from model.words import display_name, provider_side
@@ -280,7 +281,9 @@ def read(model: NodeModel, ids: set[CounterId]) -> dict[CounterId, float]:
     for cid in ids:
         kind = cid[0]
         if kind == "port":
-            c = model.port_counters.get((cid[1], cid[2]))
+            pv = model.port(cid[1] if cid[2] == "LOCAL" else cid[2])
+            c = (counters_of(model.port_counters, pv) if pv is not None
+                 else model.port_counters.get((cid[1], cid[2])))
             value = (c.rx_packets if cid[3] == "rx" else c.tx_packets) if c else None
         elif kind == "link":
             pv = model.port(cid[1])

@@ -7,7 +7,9 @@ characters, or by its number; every join from a flow to a port goes through
 
 from __future__ import annotations
 
-from model.records import OvsInterface, OvsPort
+from typing import Mapping
+
+from model.records import OvsInterface, OvsPort, PortCounters
 from model.views import PortView
 
 # OVS interface types of tunnel ports and of physical NICs.
@@ -34,6 +36,17 @@ def port_refers(ref: str | None, port: PortView) -> bool:
         return False
     return (ref == port.name or ref == ofp_name(port.name)
             or (port.ofport is not None and ref == str(port.ofport)))
+
+
+def counters_of(counters: Mapping[tuple[str, str], PortCounters],
+                pv: PortView) -> PortCounters | None:
+    """A port's ``dump-ports`` line: ovs-ofctl names it LOCAL (the bridge's own
+    port), by its name, by its 15-byte name, or by its number when two 15-byte
+    names clash (OVN's patch-br-int-to-<localnet> ports, two networks or more)."""
+    if pv.name == pv.bridge:
+        return counters.get((pv.bridge, "LOCAL"))
+    refs = [pv.name, ofp_name(pv.name)] + ([str(pv.ofport)] if pv.ofport is not None else [])
+    return next((counters[(pv.bridge, r)] for r in refs if (pv.bridge, r) in counters), None)
 
 
 # Ports the Neutron agents plug (neutron/agent/l3 and linux/interface.py

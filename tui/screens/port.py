@@ -14,6 +14,7 @@ from model.scopes import Scope
 from node import mark as marks
 from model import words
 from model.neutron import DEAD_VLAN
+from model.ports import counters_of
 from model.words import display_name
 from node.session import Refresh
 from tui.navigation import OpenFlows, OpenInstance, OpenPath, OpenTrace, OpenVlan
@@ -163,7 +164,7 @@ class PortScreen(NodeScreen):
         self.query_one("#ovs", Static).update(_kv("OVSDB (Port + Interface)", pairs))
 
         mark = refresh.mark
-        ofc = model.port_counters.get((pv.bridge, "LOCAL" if pv.name == pv.bridge else pv.name))
+        ofc = counters_of(model.port_counters, pv)
         self.query_one("#ofport", CounterPanel).show(
             marks.values(ofc, marks.PORT_FIELDS),
             since=None if mark is None else mark.port(ofc) if ofc else {},
