@@ -6,7 +6,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
-from collectors import ovsdb
+from collectors import ovsdb_once
 from collectors.domains import LibvirtSource, LibvirtUnavailable
 from collectors.endpoints import Endpoints
 from model.join import NodeModel
@@ -29,9 +29,9 @@ def opened(endpoints: Endpoints, *, ovsdb_timeout: float = 5.0,
     if prefetch:
         sources.prefetch_flows()
     try:
-        sources.set_ovsdb(ovsdb.read_once(endpoints.db, timeout=ovsdb_timeout))
+        sources.set_ovsdb(ovsdb_once.read_once(endpoints.db, timeout=ovsdb_timeout))
         sources.set_state(SourceState("ovsdb", "live"))
-    except ovsdb.OvsdbError as e:
+    except ovsdb_once.OvsdbError as e:
         sources.set_state(SourceState("ovsdb", "error", str(e)))
     libvirt = LibvirtSource(endpoints.libvirt)
     try:

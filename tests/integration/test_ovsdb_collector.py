@@ -15,6 +15,7 @@ import socket
 import subprocess
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ from collectors.ovsdb import (
     is_ready,
     open_idl,
     read_once,
+    read_once_idl,
 )
 from model.records import OvsdbSnapshot, OvsPort, SourceState
 
@@ -343,6 +345,30 @@ def test_read_once_returns_a_snapshot(seeded):
     snap = read_once(seeded.remote)
     assert ports(snap)["tap2d1670a4-8e"].tag == 2
     assert [b.name for b in snap.bridges] == ["br-int", "br-provider"]
+
+
+def test_read_once_without_the_idl_copies_the_same_records_as_the_idl(seeded):
+    """snapshot's one read (get_schema and monitor, decoded by the C JSON decoder) gives
+    the records the IDL gives: optional columns, sets, maps, a bond's interfaces."""
+    seeded.vsctl("add-bond", "br-int", "bond0", "eth1", "eth2", "trunks=10,2,300",
+                 "vlan_mode=trunk", "--", "set", "Interface", "eth1", "link_state=down",
+                 "options:key=\"a b\"", "--", "set", "Open_vSwitch", ".",
+                 "ovs_version=3.1.0", "external_ids:hostname=compute-1")
+    fast, idl = read_once(seeded.remote), read_once_idl(seeded.remote)
+    assert replace(fast, seqno=0) == replace(idl, seqno=0)
+    bond = ports(fast)["bond0"]
+    assert bond.trunks == (2, 10, 300) and bond.vlan_mode == "trunk"
+    assert [(i.name, i.link_state) for i in bond.interfaces] == [("eth1", "down"), ("eth2", None)]
+    assert bond.interfaces[0].options == {"key": "a b"}
+    assert ports(fast)["tap60ad2c85-f3"].interfaces[0].error.startswith("could not open")
+    assert fast.ovs_version == "3.1.0" and fast.external_ids == {"hostname": "compute-1"}
+
+
+def test_read_once_never_writes_to_the_database(seeded):
+    dump_before, file_before = seeded.dump(), seeded.db_file.read_bytes()
+    read_once(seeded.remote)
+    assert seeded.dump() == dump_before
+    assert seeded.db_file.read_bytes() == file_before
 
 
 def test_read_once_raises_a_clear_error_on_a_socket_nobody_listens_on(tmp_path):
