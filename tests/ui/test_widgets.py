@@ -120,3 +120,24 @@ async def test_the_source_bar_reads_as_words_in_a_screenshot():
         first = _screenshot_runs(pilot.app.export_screenshot())[0]
     assert first.strip() == ("vm  OVS 3.1.0 (netdev)  ovsdb live  openflow stale 5s  netlink live  "
                              "every 1s  mark 12s ago  PAUSED 0 problems")
+
+
+async def test_keyed_table_columns_fit_the_widest_of_many_cells_that_grew_at_once():
+    # the first frame with flows: every row's counters appear in one refresh
+    from widgets.keyed_table import KeyedTable
+
+    table = KeyedTable([("name", "Name"), ("pps", "pps")])
+    async with _One(table).run_test(size=(80, 60)) as pilot:
+        table.sync([(f"r{n}", {"name": f"vm{n}", "pps": "-"}) for n in range(40)])
+        await pilot.pause()
+        grown = [(f"r{n}", {"name": f"vm{n}", "pps": f"{n}.0 ({'7' * (n % 9)})"})
+                 for n in range(40)]
+        table.sync(grown)
+        await pilot.pause()
+        widest = max(len(cells["pps"]) for _, cells in grown)
+        assert table.columns["pps"].content_width == widest
+        assert [str(c) for c in table.get_row("r8")] == ["vm8", "8.0 (77777777)"]
+        # one cell outgrowing the others later widens the column again
+        table.sync(grown[:-1] + [("r39", {"name": "vm39", "pps": "39.0 (" + "9" * 20 + ")"})])
+        await pilot.pause()
+        assert table.columns["pps"].content_width == len("39.0 (" + "9" * 20 + ")")
