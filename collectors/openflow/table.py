@@ -79,12 +79,10 @@ class FlowTable:
         self._mids: list[str] = []
         self._strings: dict[str, str] = {}  # one copy of each head and mid text
         # What the switch's flow statistics last said of flow N of the last
-        # dump, from where its entry changes only with its counters (stats.py), and
-        # the flows' tables; None until statistics taken before and after a
+        # dump (stats.Said); None until statistics taken before and after a
         # text dump agreed with it (_line_up).
-        self._said: list[bytes] | None = None
-        self._tables = b""
-        self._before: FlowStats | None = None  # taken just before the last text dump
+        self._said: wire.Said | None = None
+        self._before: wire.Said | None = None  # statistics taken just before the last text dump
         self.stats_refused_at = float("-inf")  # when the bridge last refused statistics
 
     def detail(self, key: FlowKey) -> FlowDetail | None:
@@ -215,7 +213,9 @@ class FlowTable:
             self._strings = {s: s for s in new_heads + new_mids}
         self._heads, self._mids = new_heads, new_mids
         self._said = None  # until statistics before and after agree with this text
-        self._before = stats_before if stats_before and stats_before.error is None else None
+        # kept compact: the replies themselves are ~150 bytes a flow
+        self._before = wire.said(stats_before) if stats_before and stats_before.error is None \
+            else None
         dump = FlowDump(self.bridge, tuple(flows), taken_at, tuple(unparsed))
         return self._take(dump, read, gone)
 
@@ -224,7 +224,7 @@ class FlowTable:
         """Whether update_stats can read counters from the switch's flow statistics."""
         return self._said is not None
 
-    def _line_up(self, before: FlowStats, after: FlowStats) -> bool:
+    def _line_up(self, before: wire.Said, after: FlowStats) -> bool:
         """Remember which statistics entry is which flow of the last text dump.
 
         ``before`` and ``after`` are statistics taken before and after that
@@ -233,21 +233,19 @@ class FlowTable:
         each entry's table, priority and cookie are those of the flow at its
         place, entry N is the dump's flow N.
         """
-        if before.error is not None or after.error is not None or self.dump is None \
+        if after.error is not None or self.dump is None \
                 or len(self._heads) != len(self.dump.flows):
             return False
         flows = self.dump.flows
-        said: list[bytes] = []
-        tables = bytearray()
-        for n, (table, priority, cookie, entry) in enumerate(wire.entries(before.replies)):
-            if n >= len(flows) or (table, priority, cookie) != (
-                    flows[n].table, flows[n].priority, flows[n].cookie):
-                return False
-            said.append(entry)
-            tables.append(table)
-        if len(said) != len(flows) or wire.changes(after, said, bytes(tables), flows) is None:
+        if len(before) != len(flows):
             return False
-        self._said, self._tables = said, bytes(tables)
+        for flow, table, priority, cookie in zip(flows, before.tables, before.priorities,
+                                                 before.cookies):
+            if flow.table != table or flow.priority != priority or flow.cookie != cookie:
+                return False
+        if wire.changes(after, before, flows) is None:
+            return False
+        self._said = before
         return True
 
     def update_stats(self, stats: FlowStats) -> FlowDelta | None:
@@ -264,13 +262,13 @@ class FlowTable:
             self._line_up(before, stats)
         if self._said is None or self.dump is None:
             return None
-        read = wire.changes(stats, self._said, self._tables, self.dump.flows)
+        read = wire.changes(stats, self._said, self.dump.flows)
         if read is None:
             return None
         now = list(self.dump.flows)
         changed = []
         for n, entry, counted in read:
-            self._said[n] = entry
+            self._said.entries[n] = entry
             if counted is None:
                 continue
             packets, nbytes, duration = counted
