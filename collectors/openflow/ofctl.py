@@ -36,6 +36,7 @@ def mgmt_bridges(rundir: str | None) -> list[str]:
 
 
 STREAM_POLL = 0.02  # seconds between looks at a dump being printed
+READ_RUN = 1 << 20  # bytes of it read and handed on at a time
 
 
 async def _output(proc, out: int, on_output: Callable[[str], None] | None,
@@ -56,20 +57,26 @@ async def _output(proc, out: int, on_output: Callable[[str], None] | None,
         while True:
             finished = (await asyncio.wait({done}, timeout=STREAM_POLL))[0]
             size = os.fstat(out).st_size
-            if finished:
-                if size > offset:
-                    on_output(os.pread(out, size - offset, offset).decode("utf-8", "replace"))
-                return done.result()[1]
-            if time.monotonic() > deadline:
+            if not finished and time.monotonic() > deadline:
                 raise asyncio.TimeoutError
-            if size > offset:
-                chunk = os.pread(out, size - offset, offset)
+            reading = time.monotonic()
+            # At most READ_RUN bytes at a time: a 200k-flow dump (32 MB) read at
+            # once held its bytes and their text together, 64 MB at the peak.
+            while size > offset:
+                chunk = os.pread(out, min(size - offset, READ_RUN), offset)
                 cut = chunk.rfind(b"\n") + 1  # whole lines only: a newline is never
-                if cut:                        # inside a UTF-8 character
-                    reading = time.monotonic()
-                    on_output(chunk[:cut].decode("utf-8", "replace"))
-                    deadline += time.monotonic() - reading
-                    offset += cut
+                while not cut and len(chunk) < size - offset:  # inside a UTF-8 character
+                    chunk = os.pread(out, min(size - offset, 2 * len(chunk)), offset)
+                    cut = chunk.rfind(b"\n") + 1  # a line longer than READ_RUN
+                if not cut:
+                    if not finished:
+                        break  # a line still being printed
+                    cut = len(chunk)  # the last line, without its newline
+                on_output(chunk[:cut].decode("utf-8", "replace"))
+                offset += cut
+            if finished:
+                return done.result()[1]
+            deadline += time.monotonic() - reading
     finally:
         done.cancel()
 

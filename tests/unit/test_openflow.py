@@ -621,6 +621,28 @@ async def test_a_dump_is_handed_over_in_whole_lines_while_ovs_ofctl_prints_it(
     assert "".join(runs) == "\n".join(lines) + "\n"
 
 
+async def test_a_large_dump_is_handed_over_in_bounded_runs_of_whole_lines(monkeypatch, tmp_path):
+    """A big dump is never held whole twice (its bytes and its text): it goes in
+    runs of at most READ_RUN bytes, a line longer than that in one piece."""
+    from collectors.openflow import ofctl
+
+    monkeypatch.setattr(ofctl, "READ_RUN", 4096)
+    lines = seed_lines("br-int") * 20
+    lines.insert(7, lines[7].replace("actions=", "actions=" + "note:00," * 1200))  # 9.6 kB
+    text = "\n".join(lines)  # its last line without a newline, as a printer may end
+    (tmp_path / "dump").write_text(text)
+    fake_ofctl(tmp_path, f'/bin/cat {tmp_path}/dump\n')
+    monkeypatch.setenv("PATH", str(tmp_path))
+    runs: list[str] = []
+    raw = await ofctl.dump_flows_text("br-int", on_output=runs.append)
+    assert raw.error is None and "".join(runs) == text
+    assert all(run.endswith("\n") for run in runs[:-1])
+    assert len(runs) > len(text) // 4096
+    assert all(len(run) <= 4096 for run in runs if lines[7] not in run)
+    (long_run,) = [run for run in runs if lines[7] in run]
+    assert len(long_run) <= 2 * len(lines[7])
+
+
 @pytest.mark.parametrize("streamed", [False, True], ids=["read-at-end", "read-while-printed"])
 async def test_a_hung_ovs_ofctl_is_killed_at_the_timeout(monkeypatch, tmp_path, streamed):
     from collectors.openflow import ofctl
