@@ -56,10 +56,13 @@ def _match_end(rest: str) -> int:
         pos = closing.end()
 
 
-def parse_flow_line(bridge: str, line: str, seen_at: float | None = None) -> Flow | None:
+def parse_flow_line(bridge: str, line: str, seen_at: float | None = None,
+                    actions_seen: dict[str, str] | None = None) -> Flow | None:
     """Split one ``dump-flows`` line into key and counters, or None if it is not one.
 
     ``seen_at`` is when the dump was taken (the time its duration is as of).
+    ``actions_seen``: one copy of each actions text (a firewall's 200k flows
+    have ~2k different ones: 16 MB of copies), updated here.
     """
     stats = _STATS.match(line)
     if stats is None:
@@ -85,8 +88,11 @@ def parse_flow_line(bridge: str, line: str, seen_at: float | None = None) -> Flo
         if not (value.isdigit() and value.isascii() and len(value) <= 5):
             return None
         priority = int(value)
+    actions = actions.rstrip()
+    if actions_seen is not None:
+        actions = actions_seen.setdefault(actions, actions)
     return Flow(
-        bridge, int(table), priority, int(cookie, 16), match, actions.rstrip(),
+        bridge, int(table), priority, int(cookie, 16), match, actions,
         int(n_packets), int(n_bytes), float(duration), seen_at,
     )
 
