@@ -15,6 +15,7 @@ import json
 import subprocess
 from typing import Any
 
+from collectors.ovn_pki import SbTls
 from model.records import OvnSouthbound, SbPort, frozen_map
 
 # (table, columns) in the order ovn-sbctl prints them, one JSON object each
@@ -31,9 +32,9 @@ class OvnSbError(Exception):
     """The southbound DB could not be read; the message says why."""
 
 
-def sbctl_args(remote: str, timeout: float) -> list[str]:
+def sbctl_args(remote: str, timeout: float, tls: SbTls | None = None) -> list[str]:
     args = ["ovn-sbctl", f"--db={remote}", "--no-leader-only", f"--timeout={max(1, int(timeout))}",
-            "--format=json"]
+            "--format=json", *(tls.sbctl_flags() if tls else ())]
     for n, (table, columns) in enumerate(QUERIES):
         if n:
             args.append("--")
@@ -41,13 +42,20 @@ def sbctl_args(remote: str, timeout: float) -> list[str]:
     return args
 
 
-def read_southbound(remote: str, *, timeout: float = 5.0) -> OvnSouthbound:
-    """One read of the southbound DB at ``remote`` (Open_vSwitch external_ids:ovn-remote)."""
-    if any(r.startswith("ssl:") for r in remote.split(",")):
-        raise OvnSbError(f"{remote} is SSL: reading it needs the chassis' certificates, which "
-                         "this tool does not use; names come from the local node only")
+def is_ssl(remote: str) -> bool:
+    return any(r.strip().startswith("ssl:") for r in remote.split(","))
+
+
+def read_southbound(remote: str, *, tls: SbTls | None = None,
+                    timeout: float = 5.0) -> OvnSouthbound:
+    """One read of the southbound DB at ``remote`` (Open_vSwitch external_ids:ovn-remote);
+    an ``ssl:`` one with the chassis' own certificates (collectors/ovn_pki.py)."""
+    if is_ssl(remote) and tls is None:
+        raise OvnSbError(f"{remote} is SSL and no certificate was found for it (neither "
+                         "ovn-controller's -p/-c/-C nor the local OVSDB's SSL table, "
+                         "ovs-vsctl get-ssl): names come from the local node only")
     try:
-        proc = subprocess.run(sbctl_args(remote, timeout), capture_output=True, text=True,
+        proc = subprocess.run(sbctl_args(remote, timeout, tls), capture_output=True, text=True,
                               timeout=timeout + 2)
     except FileNotFoundError:
         raise OvnSbError("ovn-sbctl is not installed (package ovn-common): names come from "
@@ -55,7 +63,10 @@ def read_southbound(remote: str, *, timeout: float = 5.0) -> OvnSouthbound:
     except subprocess.TimeoutExpired:
         raise OvnSbError(f"no answer from the southbound DB {remote} in {timeout:.0f} s") from None
     if proc.returncode != 0:
-        raise OvnSbError(f"ovn-sbctl on {remote}: {proc.stderr.strip() or 'failed'}")
+        with_tls = f" (with the certificates of {tls.source})" if tls else ""
+        # its last line says why; the lines before are its log (retries, warnings)
+        why = (proc.stderr.strip().splitlines() or ["failed"])[-1].removeprefix("ovn-sbctl: ")
+        raise OvnSbError(f"ovn-sbctl on {remote}{with_tls}: {why}")
     return parse_southbound(proc.stdout)
 
 

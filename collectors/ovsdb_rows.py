@@ -21,7 +21,8 @@ DATABASE = "Open_vSwitch"
 
 # Only these columns are replicated; every referenced table is listed too.
 COLUMNS: Mapping[str, tuple[str, ...]] = {
-    "Open_vSwitch": ("ovs_version", "bridges", "external_ids"),
+    "Open_vSwitch": ("ovs_version", "bridges", "external_ids", "ssl"),
+    "SSL": ("private_key", "certificate", "ca_cert"),
     "Bridge": ("name", "datapath_type", "fail_mode", "ports"),
     "Port": ("name", "tag", "trunks", "vlan_mode", "other_config", "external_ids", "interfaces"),
     "Interface": (
@@ -122,8 +123,10 @@ class SnapshotCopier:
         ovs_version = optional(root.ovs_version) if root is not None else None
         # rows made by hand (tests, saved outputs) may lack the column
         external_ids = frozen_map(getattr(root, "external_ids", None))
+        ssl = optional(getattr(root, "ssl", None) or [])
         return OvsdbSnapshot(ovs_version=ovs_version, bridges=tuple(bridges), seqno=seqno,
-                             external_ids=external_ids)
+                             external_ids=external_ids,
+                             ssl=(ssl.private_key, ssl.certificate, ssl.ca_cert) if ssl else None)
 
     def _port(self, row: Any, bridge: str, changed: set) -> tuple[OvsPort, frozenset]:
         kept = self._ports.get(row.uuid)

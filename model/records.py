@@ -106,6 +106,9 @@ class OvsdbSnapshot:
     # Open_vSwitch.external_ids: system-id, and on an OVN chassis ovn-remote,
     # ovn-bridge-mappings, ovn-encap-type/-ip (see model/ovn.py)
     external_ids: Mapping[str, str] = field(default_factory=_empty_map)
+    # the SSL table's (private_key, certificate, ca_cert): what ovn-controller
+    # uses for an ssl: ovn-remote when its command line gives none
+    ssl: tuple[str, str, str] | None = None
 
 
 # --------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping, Protocol
 
-from collectors import netlink, openflow, ovn_sb
+from collectors import netlink, openflow, ovn_pki, ovn_sb
 from collectors.domains import LibvirtSource, LibvirtUnavailable
 from collectors.endpoints import Endpoints
 from model.records import (
@@ -315,8 +315,9 @@ class LiveSources:
         if not remote or (self._sb_at is not None and now - self._sb_at < SB_POLL):
             return
         self._sb_at = now
+        tls = ovn_pki.find(self.endpoints.db, ovsdb.ssl) if ovn_sb.is_ssl(remote) else None
         try:
-            self._sb = ovn_sb.read_southbound(remote)
+            self._sb = ovn_sb.read_southbound(remote, tls=tls)
         except ovn_sb.OvnSbError as e:
             last = self._states.get(SB_SOURCE)
             self.set_state(SourceState(SB_SOURCE, "stale" if self._sb else "error", str(e),

@@ -73,8 +73,12 @@ SEED_TOPOLOGY = [
 class OvsdbServer:
     """A private ovsdb-server; nothing it uses is shared with the host's OVS."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, schema: Path = SCHEMA, listen: tuple[str, ...] = (),
+                 netns: str | None = None) -> None:
+        """``listen``: more ovsdb-server arguments (remotes, PKI files); ``netns``:
+        the (lab) namespace the server runs in."""
         self.dir = workdir
+        self.schema, self.listen, self.netns = schema, listen, netns
         self.db_file = workdir / "conf.db"
         self.sock = workdir / "db.sock"
         self.pidfile = workdir / "ovsdb-server.pid"
@@ -83,12 +87,14 @@ class OvsdbServer:
         self._proc: subprocess.Popen | None = None
 
     def create(self) -> None:
-        subprocess.run(["ovsdb-tool", "create", str(self.db_file), str(SCHEMA)], check=True, env=self.env)
+        subprocess.run(["ovsdb-tool", "create", str(self.db_file), str(self.schema)], check=True,
+                       env=self.env)
 
     def start(self) -> None:
         self._proc = subprocess.Popen(
             [
-                "ovsdb-server", str(self.db_file),
+                *(["ip", "netns", "exec", self.netns] if self.netns else []),  # execs: same pid
+                "ovsdb-server", str(self.db_file), *self.listen,
                 f"--remote=punix:{self.sock}",
                 f"--pidfile={self.pidfile}",
                 f"--unixctl={self.dir / 'ovsdb-server.ctl'}",

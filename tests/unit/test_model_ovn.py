@@ -14,10 +14,8 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
-
 from collectors import domains, openflow
-from collectors.ovn_sb import OvnSbError, parse_southbound, read_southbound, sbctl_args
+from collectors.ovn_sb import parse_southbound, sbctl_args
 from collectors.saved.vsctl_list import parse_value, parse_vsctl_list
 from collectors.saved.vsctl_show import parse_vsctl_show, with_ofports
 from lab.node import VMS, node_xml
@@ -271,11 +269,6 @@ def test_the_southbound_read_asks_only_list_commands_of_any_cluster_member():
     assert args[0] == "ovn-sbctl" and "--no-leader-only" in args
     verbs = [args[n + 1] for n, a in enumerate(args) if a.startswith("--columns=")]
     assert verbs == ["list"] * 4
-
-
-def test_an_ssl_southbound_is_not_read_and_says_why():
-    with pytest.raises(OvnSbError, match="certificates"):
-        read_southbound("ssl:192.0.2.1:6642")
 
 
 def test_southbound_names_the_networks_ports_and_chassis():
