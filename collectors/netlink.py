@@ -1,28 +1,25 @@
 """Network links (taps, veths, bridges) with state and counters, from rtnetlink
 or from saved ``ip -d link show`` text.
 
-pyroute2 0.9's core is asyncio and its sync ``IPRoute`` refuses to run inside a
-running loop, so this module uses ``AsyncIPRoute`` on the caller's loop.
+``read_links`` reads one RTM_GETLINK dump with ``rtnetlink`` (hand-written:
+pyroute2 took ~0.2 s to import and ~0.45 ms of CPU a link, ~0.3 s of a
+snapshot of a 200-port node; see there). ``LinkWatcher`` follows link
+events with pyroute2: its 0.9 core is asyncio and its sync ``IPRoute``
+refuses to run inside a running loop, so it uses ``AsyncIPRoute`` on the
+caller's loop, imported only when a watcher starts.
 
-Measured here: pyroute2 costs ~0.45 ms of CPU per link (a dump of 202 links
-takes ~95 ms), plus ~8 ms to open a socket inside a named namespace (it forks
-a child to do so). ``read_links`` hands the loop back every YIELD_EVERY links,
-which cut the loop's longest stall for 202 links from ~95 ms to ~45 ms (the
-rest is pyroute2 parsing one socket read, which cannot be split). On a node
-with many hundreds of links, call it from a worker thread (``asyncio.run``
-there) rather than on the UI's loop.
-
-Every socket is opened with ``flags=0``: pyroute2's default (O_CREAT) would
-silently create a network namespace the operator mistyped.
+No socket ever creates a network namespace: pyroute2's is opened with
+``flags=0`` (its default, O_CREAT, would silently create a namespace the
+operator mistyped), and ``rtnetlink`` opens the namespace without O_CREAT.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import replace
 from typing import TYPE_CHECKING, Callable
 
+from collectors import rtnetlink
 from model.records import Link
 
 if TYPE_CHECKING:
@@ -31,7 +28,6 @@ if TYPE_CHECKING:
 RTMGRP_LINK = 1  # linux/rtnetlink.h: the link group (pyroute2.netlink.rtnl.RTMGRP_LINK)
 
 LINK_EVENTS = ("RTM_NEWLINK", "RTM_DELLINK")
-YIELD_EVERY = 16  # links decoded between returns to the event loop (~7 ms)
 
 
 class NetlinkUnavailable(Exception):
@@ -49,53 +45,43 @@ def _explain(e: OSError, netns: str | None) -> str:
 
 
 def _open(netns: str | None, groups: int = 0) -> AsyncIPRoute:
-    # Imported here, not at the top: pyroute2 takes ~0.25 s to import, and the
-    # first flow dumps start before it (LiveSources.prefetch_flows)
+    # Imported here, not at the top: pyroute2 takes ~0.2 s to import
     from pyroute2 import AsyncIPRoute
 
     return AsyncIPRoute(netns=netns, flags=0, groups=groups)
 
 
 async def read_links(netns: str | None = None) -> tuple[Link, ...]:
-    """Every link of ``netns`` (None: the namespace we run in)."""
-    links, masters = [], {}
+    """Every link of ``netns`` (None: the namespace we run in).
+
+    One RTM_GETLINK dump read by ``rtnetlink`` (not pyroute2: see there), on a
+    worker thread so the caller's loop keeps running."""
     try:
-        async with _open(netns) as ipr:
-            async for msg in await ipr.link("dump"):
-                link = _link(msg)
-                links.append(link)
-                if msg.get("master"):
-                    masters[link.index] = msg.get("master")
-                if len(links) % YIELD_EVERY == 0:
-                    await asyncio.sleep(0)  # decoding is slow: let the UI draw
+        dumped = await asyncio.to_thread(rtnetlink.dump_links, netns)
     except OSError as e:
         raise NetlinkUnavailable(_explain(e, netns)) from None
-    names = {link.index: link.ifname for link in links}
-
-    def named_master(link: Link) -> Link:
-        index = masters.get(link.index)
-        return replace(link, master=names.get(index, str(index))) if index else link
-
-    return tuple(named_master(link) for link in links)
+    names = {d["index"]: d["ifname"] for d in dumped}
+    return tuple(_link(d, names) for d in dumped)
 
 
-def _link(msg) -> Link:
-    stats = msg.get("stats64") or msg.get("stats") or {}
+def _link(d: dict, names: dict) -> Link:
+    master = d.get("master")
     return Link(
-        index=msg["index"],
-        ifname=msg.get("ifname"),
-        operstate=msg.get("operstate") or "UNKNOWN",
-        kind=msg.get(("linkinfo", "kind")),
-        mtu=msg.get("mtu"),
-        mac=msg.get("address"),
-        rx_packets=stats.get("rx_packets", 0),
-        tx_packets=stats.get("tx_packets", 0),
-        rx_bytes=stats.get("rx_bytes", 0),
-        tx_bytes=stats.get("tx_bytes", 0),
-        rx_dropped=stats.get("rx_dropped", 0),
-        tx_dropped=stats.get("tx_dropped", 0),
-        rx_errors=stats.get("rx_errors", 0),
-        tx_errors=stats.get("tx_errors", 0),
+        index=d["index"],
+        ifname=d["ifname"],
+        operstate=d["operstate"] or "UNKNOWN",
+        kind=d["kind"],
+        mtu=d["mtu"],
+        mac=d["mac"],
+        master=names.get(master, str(master)) if master else None,
+        rx_packets=d.get("rx_packets", 0),
+        tx_packets=d.get("tx_packets", 0),
+        rx_bytes=d.get("rx_bytes", 0),
+        tx_bytes=d.get("tx_bytes", 0),
+        rx_dropped=d.get("rx_dropped", 0),
+        tx_dropped=d.get("tx_dropped", 0),
+        rx_errors=d.get("rx_errors", 0),
+        tx_errors=d.get("tx_errors", 0),
     )
 
 

@@ -162,6 +162,21 @@ async def test_watcher_leaves_no_task_or_socket_behind_when_cancelled(netns):
     assert open_fds() == fds
 
 
+async def test_reading_another_namespace_leaves_every_thread_in_ours_and_no_socket_open(netns):
+    node = netns()
+    ip("-n", node, "link", "add", "vq", "type", "veth", "peer", "name", "vr")
+    ours = os.readlink("/proc/thread-self/ns/net")
+    await read_links(node)  # the first read starts the worker threads
+    fds = open_fds()
+    for _ in range(3):
+        assert "vq" in by_name(await read_links(node))
+    assert open_fds() == fds
+    assert os.readlink("/proc/thread-self/ns/net") == ours
+    for task in os.listdir("/proc/self/task"):  # the loop's worker threads too
+        assert os.readlink(f"/proc/self/task/{task}/ns/net") == ours
+    assert "vq" not in by_name(await read_links(None))
+
+
 async def test_a_mistyped_namespace_is_reported_and_never_created():
     name = unique("ovt-missing")
     with pytest.raises(NetlinkUnavailable, match="does not exist"):
