@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import TYPE_CHECKING
+import threading
+from typing import TYPE_CHECKING, Callable
 
 from collectors.endpoints import Endpoints
 from model.contract import to_contract
@@ -36,10 +37,10 @@ def run_snapshot(endpoints: Endpoints, *, as_json: bool, pretty: bool = False,
     """One reading; with ``rates``, two that many seconds apart: drops get rates and each
     vNIC's path is measured (without, drops have totals only and no path is drawn)."""
     if rates is None:
+        datapaths = _datapaths_started(endpoints)
         model = collect_once(endpoints)
         return print_model(model, as_json=as_json, pretty=pretty,
-                           extra=packet_report(model, None, _datapaths(endpoints, model), (),
-                                               0.0))
+                           extra=packet_report(model, None, datapaths(model), (), 0.0))
     import time
 
     from node.once import opened
@@ -61,28 +62,67 @@ def run_snapshot(endpoints: Endpoints, *, as_json: bool, pretty: bool = False,
 def _datapaths(endpoints: Endpoints, model: NodeModel) -> tuple:
     """``dpctl/show -s`` (lost upcalls, datapath port drops); none when it cannot be read,
     or when the switch's flows could not be read either."""
+    if not _datapaths_count(model):
+        return ()
+    return _datapaths_read(_dpctl_show(endpoints))
+
+
+def _datapaths_started(endpoints: Endpoints) -> Callable[[NodeModel], tuple]:
+    """_datapaths with ``dpctl/show -s`` run now, beside the node's reading (an
+    ovs-appctl process: ~0.05 s, more on a busy machine, that a snapshot used to
+    wait for after it); the model given later says whether its answer counts."""
+    answer: list = []
+    thread = threading.Thread(target=lambda: answer.append(_dpctl_show(endpoints)),
+                              name="dpctl/show", daemon=True)
+    thread.start()
+
+    def datapaths(model: NodeModel) -> tuple:
+        if not _datapaths_count(model):
+            return ()  # not waited for: its ovs-appctl ends within its own timeout
+        thread.join()
+        return _datapaths_read(answer[0])
+
+    return datapaths
+
+
+def _datapaths_count(model: NodeModel) -> bool:
+    """Whether datapath counters are read: the sources already say what is down
+    (one cause, one line)."""
+    openflow = next((x for x in model.sources if x.source == "openflow"), None)
+    return bool(model.bridges) and openflow is not None and openflow.status == "live"
+
+
+def _dpctl_show(endpoints: Endpoints):
+    """Its text, or the AppctlError saying why not."""
     from collectors import appctl
 
-    openflow = next((x for x in model.sources if x.source == "openflow"), None)
-    if not model.bridges or openflow is None or openflow.status != "live":
-        return ()  # the sources already say what is down: one cause, one line
     try:
-        return appctl.parse_dpctl_show(appctl.run(endpoints.ovs_rundir, "dpctl/show", "-s"))
+        return appctl.run(endpoints.ovs_rundir, "dpctl/show", "-s")
     except appctl.AppctlError as e:
-        print(f"ovsvlan-tui: datapath counters not read: {e}", file=sys.stderr)
+        return e
+
+
+def _datapaths_read(answer) -> tuple:
+    from collectors import appctl
+
+    if isinstance(answer, appctl.AppctlError):
+        print(f"ovsvlan-tui: datapath counters not read: {answer}", file=sys.stderr)
         return ()
+    return appctl.parse_dpctl_show(answer)
 
 
 def packet_report(model: NodeModel, then: NodeModel | None, datapaths, dps_then,
                   seconds: float) -> dict:
     """What ``snapshot`` adds for "where does my packet die": the drops, and with two
     readings each vNIC's path (a path costs a scan of br-int's flows: not for one reading)."""
-    from model import drops, path as pathmod
+    from model import drops
 
     now_counters = drops.counters(model, datapaths)
     then_totals = drops.totals(drops.counters(then, dps_then)) if then is not None else None
     paths = []
     if then is not None:
+        from model import path as pathmod
+
         paths = [pathmod.path_between(then, model, vv.port.name, seconds)
                  for inst in model.instances for vv in inst.vnics if vv.port is not None]
     return {"drops": drops.rank(now_counters, then_totals, seconds), "paths": paths,
@@ -114,11 +154,14 @@ def contract_text(model: NodeModel, *, pretty: bool = False, extra: dict | None 
     doc = to_contract(model)
     if extra is not None:
         from model.drops import drop_dict
-        from model.path import path_dict
 
         doc["rates_seconds"] = round(extra["seconds"], 3) if extra["seconds"] else None
         doc["drops"] = [drop_dict(d) for d in extra["drops"]]
-        doc["paths"] = [path_dict(p) for p in extra["paths"]]
+        doc["paths"] = []
+        if extra["paths"]:
+            from model.path import path_dict
+
+            doc["paths"] = [path_dict(p) for p in extra["paths"]]
     if pretty:
         return json.dumps(doc, indent=2) + "\n"
     return json.dumps(doc, separators=(",", ":")) + "\n"
