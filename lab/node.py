@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import secrets
 import shlex
 import shutil
@@ -34,7 +33,7 @@ from collectors.endpoints import Endpoints
 from lab import run as cmd
 from lab.agent_flows import agent_flows
 from lab.domain_xml import node_xml
-from lab.run import DAEMONS, LabError
+from lab.run import DAEMONS, LabError, check_name
 from lab.topology import (  # noqa: F401  (re-exported: callers use lab.node.X)
     AGENT_COOKIE,
     FLAT_GATEWAY,
@@ -59,17 +58,6 @@ LAB_ROOT = Path("/run/ovsvlan-tui")
 TOR_PORTS = (("eth0", "swp1"), ("eth1", "swp2"))
 BOND = "bond0"
 NEEDED_BINARIES = ("ip", "ovsdb-tool", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovs-ofctl", "ping")
-
-# A lab's name becomes a directory under LAB_ROOT (which `down` deletes) and
-# part of namespace names, so it may not hold "/", ".." or anything odd.
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}", re.ASCII)
-
-
-def check_name(name: str) -> str:
-    if not _NAME.fullmatch(name):
-        raise LabError(f"bad lab name {name!r}: use 1-32 letters, digits, '-' or '_', "
-                       "starting with a letter or digit")
-    return name
 
 
 @dataclass(frozen=True)

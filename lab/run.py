@@ -4,6 +4,7 @@ lab's OVS daemons started and stopped by their own pid files."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -14,6 +15,20 @@ SCHEMA = Path("/usr/share/openvswitch/vswitch.ovsschema")
 
 class LabError(Exception):
     """A lab command could not do its job; the message says what to do."""
+
+
+# A lab's name becomes a directory under LAB_ROOT (which `down` deletes) and
+# part of namespace names, so it may not hold "/", ".." or anything odd.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}", re.ASCII)
+
+
+def check_name(name: str) -> str:
+    """A lab's name, or LabError saying what one may be (here, not in lab.node:
+    the command line checks it before knowing whether a lab is used)."""
+    if not _NAME.fullmatch(name):
+        raise LabError(f"bad lab name {name!r}: use 1-32 letters, digits, '-' or '_', "
+                       "starting with a letter or digit")
+    return name
 
 
 def run(args: list[str], *, ns: str | None = None, env: dict | None = None,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from collectors.endpoints import Endpoints
 from collectors.saved.result import SavedError
-from lab import node as labmod
+from lab.run import LabError, check_name  # lab.node (~20-40 ms to import) only for a lab
 
 
 class _Parser(argparse.ArgumentParser):
@@ -81,8 +81,8 @@ def _db_remote(text: str) -> str:
 
 def _lab_name(text: str) -> str:
     try:
-        return labmod.check_name(text)
-    except labmod.LabError as e:
+        return check_name(text)
+    except LabError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
@@ -275,6 +275,8 @@ def refuse_unused(parser: argparse.ArgumentParser, args: argparse.Namespace,
 def resolve_endpoints(args: argparse.Namespace) -> Endpoints:
     """Flags, then the environment, then the defaults of a real node."""
     if args.lab:
+        from lab import node as labmod
+
         lab = labmod.Lab(args.lab_name)
         labmod.up(lab)
         e = lab.endpoints()
@@ -391,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         from tui.app import run_app
 
         return run_app(endpoints, interval=args.interval or 1.0, backend=backend)
-    except labmod.LabError as e:
+    except LabError as e:
         print(f"ovsvlan-tui: {e}", file=sys.stderr)
         return 1
     except SavedError as e:
