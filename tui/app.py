@@ -10,6 +10,7 @@ is fed; the others catch up when they come back.
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 import sys
 import time
@@ -116,9 +117,12 @@ class OvsVlanApp(App):
     ]
 
     def __init__(self, backend: Backend, *, interval: float = 1.0,
-                 notice: str | None = None) -> None:
-        """``notice``: shown once the app is up (what a saved node's files were read as)."""
+                 notice: str | None = None, gc_paused: bool = False) -> None:
+        """``notice``: shown once the app is up (what a saved node's files were read as);
+        ``gc_paused``: the cyclic GC was turned off for the start (tui/cli.py), on
+        again once the first refresh with flows is shown."""
         super().__init__()
+        self._gc_paused = gc_paused
         self.backend = backend
         self._notice = notice
         self.interval = interval
@@ -203,6 +207,9 @@ class OvsVlanApp(App):
         self.effective_interval = max(self.interval, round(refresh.took * 1.5, 1))
         if not self.paused and isinstance(self.screen, NodeScreen):
             self._feed(self.screen)
+        if self._gc_paused and not refresh.flows_pending:
+            self._gc_paused = False
+            self.call_after_refresh(gc.enable)  # once that frame is drawn
         if refresh.flows_pending:  # bridges shown; their first flow dump follows at once
             self._refresh_again = False
             self._kick(now=True)
@@ -408,8 +415,8 @@ class OvsVlanApp(App):
 
 
 def run_app(endpoints: Endpoints, *, interval: float = 1.0,
-            backend: LiveBackend | None = None) -> int:
-    OvsVlanApp(backend or LiveBackend(endpoints), interval=interval).run()
+            backend: LiveBackend | None = None, gc_paused: bool = False) -> int:
+    OvsVlanApp(backend or LiveBackend(endpoints), interval=interval, gc_paused=gc_paused).run()
     return 0
 
 

@@ -1,0 +1,62 @@
+"""The cyclic GC is off while the TUI starts (tui/cli.py) and on again once the
+first refresh with flows is on screen: a long session never runs without it."""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import threading
+
+from tests.fakes import FakeBackend, seed_refresh
+from tests.ui.test_snapshots import until
+from tui.app import OvsVlanApp
+
+
+class _TopologyThenFlows(FakeBackend):
+    """A first refresh with the flows pending, then the full one once let go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flows_read = threading.Event()
+
+    def refresh(self):
+        self.refreshes += 1
+        if self.refreshes == 1:
+            return dataclasses.replace(seed_refresh(), flows_pending=True)
+        self.flows_read.wait(10)
+        return seed_refresh()
+
+
+async def test_the_gc_paused_for_the_start_is_on_again_once_the_flows_are_shown():
+    backend = _TopologyThenFlows()
+    app = OvsVlanApp(backend, gc_paused=True)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(pilot, lambda: app.latest is not None, "the topology frame")
+            assert app.latest.flows_pending
+            await pilot.pause()
+            assert not gc.isenabled()  # the flows' frame is still to come
+            backend.flows_read.set()
+            await until(pilot, lambda: app.latest is not None and not app.latest.flows_pending,
+                        "the frame with flows")
+            await until(pilot, gc.isenabled, "the GC on again")
+    finally:
+        backend.flows_read.set()
+        if was_enabled:
+            gc.enable()
+
+
+async def test_an_app_not_told_of_a_pause_leaves_the_gc_as_it_is():
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        app = OvsVlanApp(FakeBackend())
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(pilot, lambda: app.latest is not None, "the first frame")
+            await pilot.pause()
+            assert not gc.isenabled()
+    finally:
+        if was_enabled:
+            gc.enable()
