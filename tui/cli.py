@@ -390,8 +390,9 @@ def main(argv: list[str] | None = None) -> int:
                              as_json=args.json)
         # The cyclic GC waits until the first refresh with flows is on screen
         # (the app turns it on again): each collection walks every object, and
-        # starting creates ~a million that all live on (textual's, 50k flows'):
-        # 0.36-0.42 s of CPU to the first frame with counters at 50k flows.
+        # what starting makes (textual's widgets, 50k flows) all lives on:
+        # collections took 0.36-0.42 s of CPU before the first frame with the
+        # flows' counters at 50k flows.
         gc.disable()
         from node.live import LiveBackend
 
