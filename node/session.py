@@ -52,6 +52,13 @@ class Refresh:
     def mark_time(self) -> float | None:
         return self.mark.at if self.mark is not None else None
 
+    @property
+    def flows_settled(self) -> bool:
+        """The flows have been read, or found unreadable: the openflow source is
+        past "connecting" (a refresh before OVSDB named the bridges is not)."""
+        return any(s.source == "openflow" and s.status != "connecting"
+                   for s in self.model.sources)
+
     def rate(self, flow: Flow) -> tuple[float, float] | None:
         rates = self.flow_rates.get(flow.bridge)
         return rates.rate(flow.key) if rates else None

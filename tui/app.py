@@ -207,7 +207,7 @@ class OvsVlanApp(App):
         self.effective_interval = max(self.interval, round(refresh.took * 1.5, 1))
         if not self.paused and isinstance(self.screen, NodeScreen):
             self._feed(self.screen)
-        if self._gc_paused and not refresh.flows_pending:
+        if self._gc_paused and refresh.flows_settled:
             self._gc_paused = False
             self.call_after_refresh(gc.enable)  # once that frame is drawn
         if refresh.flows_pending:  # bridges shown; their first flow dump follows at once

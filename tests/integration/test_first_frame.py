@@ -4,14 +4,17 @@ about flows it has not read yet, and reads them at the very next refresh."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from collectors import ovsdb
 from collectors.domains import LibvirtSource
 from model.records import SourceState
+from node.live import LiveBackend
 from node.session import NodeSession
 from node.sources import LiveSources
-from tests.integration.live_app import lab_endpoints
+from tests.integration.live_app import ip, lab_endpoints
 
 pytestmark = pytest.mark.lab
 
@@ -88,3 +91,42 @@ def test_a_prefetch_still_running_leaves_the_first_frame_to_the_topology(shared_
     assert not second.flows_pending
     assert len(second.model.flows["br-int"].flows) > 10
     sources.close()
+
+
+async def test_the_link_watcher_starts_once_the_flows_are_shown(shared_lab):
+    """The watcher (taps showing at once, not at the next link poll) imports
+    pyroute2: it starts with the refresh after the one that brought the flows,
+    not before the first frames, and then reports a new link."""
+    backend = LiveBackend(lab_endpoints(shared_lab))
+    seen: list[str] = []
+    backend.start(asyncio.get_running_loop(), seen.append)
+    try:
+        for _ in range(100):  # refreshes until one brings the flows (OVSDB answers first)
+            refresh = await asyncio.to_thread(backend.refresh)
+            if refresh.flows_settled:
+                break
+            await asyncio.sleep(0.05)
+        assert status_of(refresh, "openflow") == "live"
+        await asyncio.sleep(0.2)
+        assert backend._watcher is None  # nothing started it yet
+        await asyncio.to_thread(backend.refresh)
+        for _ in range(100):
+            if backend._watcher is not None and backend._watcher.running:
+                break
+            await asyncio.sleep(0.05)
+        seen.clear()
+        ip(shared_lab, "link", "add", "ffwatch0", "type", "veth", "peer", "name", "ffwatch1")
+        try:
+            for _ in range(100):
+                if "netlink" in seen:
+                    break
+                await asyncio.sleep(0.05)
+            assert "netlink" in seen
+        finally:
+            ip(shared_lab, "link", "del", "ffwatch0")
+    finally:
+        await backend.stop()
+
+
+def status_of(refresh, source: str) -> str:
+    return next(s.status for s in refresh.model.sources if s.source == source)

@@ -7,6 +7,7 @@ import dataclasses
 import gc
 import threading
 
+from model.records import SourceState
 from tests.fakes import FakeBackend, seed_refresh
 from tests.ui.test_snapshots import until
 from tui.app import OvsVlanApp
@@ -21,8 +22,12 @@ class _TopologyThenFlows(FakeBackend):
 
     def refresh(self):
         self.refreshes += 1
-        if self.refreshes == 1:
-            return dataclasses.replace(seed_refresh(), flows_pending=True)
+        if self.refreshes == 1:  # as LiveSources says it before the first flow dump
+            full = seed_refresh()
+            sources = tuple(SourceState("openflow", "connecting", "first flow dump of 2 bridges")
+                            if s.source == "openflow" else s for s in full.model.sources)
+            return dataclasses.replace(full, flows_pending=True,
+                                       model=dataclasses.replace(full.model, sources=sources))
         self.flows_read.wait(10)
         return seed_refresh()
 
@@ -35,7 +40,7 @@ async def test_the_gc_paused_for_the_start_is_on_again_once_the_flows_are_shown(
     try:
         async with app.run_test(size=(160, 48)) as pilot:
             await until(pilot, lambda: app.latest is not None, "the topology frame")
-            assert app.latest.flows_pending
+            assert app.latest.flows_pending and not app.latest.flows_settled
             await pilot.pause()
             assert not gc.isenabled()  # the flows' frame is still to come
             backend.flows_read.set()
