@@ -39,9 +39,14 @@ RECV_SIZE = 1 << 20
 _DEFAULTS = {"integer": 0, "real": 0.0, "boolean": False, "string": ""}
 
 
+def direct(remote: str) -> bool:
+    """Whether read_once reads ``remote`` itself (one unix socket), not through the IDL."""
+    return remote.startswith("unix:") and "," not in remote
+
+
 def read_once(remote: str, timeout: float = 5.0) -> OvsdbSnapshot:
     """One snapshot, blocking; an unreadable database raises OvsdbError saying why."""
-    if not remote.startswith("unix:") or "," in remote:
+    if not direct(remote):
         from collectors.ovsdb import read_once_idl
 
         return read_once_idl(remote, timeout)
