@@ -131,7 +131,7 @@ class LiveSources:
         """A link appeared, vanished or changed state: re-read links at the next reading."""
         self._links_at = None
 
-    def prefetch_flows(self, *, statistics: bool = True) -> threading.Thread:
+    def prefetch_flows(self, *, once: bool = False) -> threading.Thread:
         """Start the first flow dumps now, in a thread, before OVSDB answers.
 
         On a busy node the first dump is the longest read (50k flows: ~1.4 s),
@@ -140,15 +140,14 @@ class LiveSources:
         that knows OVSDB's bridges takes these dumps as its own flow reads
         (waiting for them unless it is a topology-first reading); a bridge
         OVSDB does not list is dropped, one whose dump failed is read again.
-        ``statistics``: see refresh_table (False for a reading no refresh follows).
+        ``once``: a reading no refresh follows (see refresh_table).
         """
         tables = [openflow.FlowTable(b) for b in openflow.mgmt_bridges(self.endpoints.ovs_rundir)]
         rundir = self.endpoints.ovs_rundir
         results: dict[str, tuple[openflow.FlowDelta, str | None]] = {}
 
         async def dump_all() -> None:
-            done = await asyncio.gather(*(openflow.refresh_table(t, rundir=rundir,
-                                                                 statistics=statistics)
+            done = await asyncio.gather(*(openflow.refresh_table(t, rundir=rundir, once=once)
                                           for t in tables))
             results.update((t.bridge, r) for t, r in zip(tables, done))
 

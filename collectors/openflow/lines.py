@@ -99,12 +99,33 @@ def parse_flow_line(bridge: str, line: str, seen_at: float | None = None,
 
 def parse_dump(bridge: str, text: str, taken_at: float) -> FlowDump:
     """All flows of one ``dump-flows`` output; lines that are not flows are kept raw."""
-    flows = []
-    unparsed = []
-    for line in text.split("\n"):
-        flow = parse_flow_line(bridge, line, taken_at)
-        if flow is not None:
-            flows.append(flow)
-        elif line.strip() and not line.startswith(FLOW_REPLY_HEADERS):
-            unparsed.append(line.rstrip("\r"))
-    return FlowDump(bridge, tuple(flows), taken_at, tuple(unparsed))
+    reader = DumpReader(bridge, taken_at)
+    reader.feed(text)
+    return reader.finish()
+
+
+class DumpReader:
+    """parse_dump fed in runs of whole lines while ovs-ofctl prints them, for a
+    reading no refresh follows (``refresh_table(once=True)``): a ``FlowTable``'s
+    own reader also keeps what the next dump is compared with (at 50k flows
+    ~0.14 s of CPU more than this)."""
+
+    def __init__(self, bridge: str, taken_at: float) -> None:
+        self.bridge, self.taken_at = bridge, taken_at
+        self._flows: list[Flow] = []
+        self._unparsed: list[str] = []
+        self._actions: dict[str, str] = {}  # one copy of each actions text
+
+    def feed(self, text: str) -> None:
+        """Whole lines (the last one may lack its newline only in the last run)."""
+        bridge, taken_at, actions = self.bridge, self.taken_at, self._actions
+        flows, unparsed = self._flows, self._unparsed
+        for line in text.split("\n"):
+            flow = parse_flow_line(bridge, line, taken_at, actions)
+            if flow is not None:
+                flows.append(flow)
+            elif line.strip() and not line.startswith(FLOW_REPLY_HEADERS):
+                unparsed.append(line.rstrip("\r"))
+
+    def finish(self) -> FlowDump:
+        return FlowDump(self.bridge, tuple(self._flows), self.taken_at, tuple(self._unparsed))

@@ -7,6 +7,7 @@ import logging
 import time
 
 from collectors.openflow import ofctl
+from collectors.openflow.lines import DumpReader
 from collectors.openflow import stats as wire
 from collectors.openflow.table import FlowDelta, FlowTable
 from model.records import FlowDump
@@ -17,7 +18,7 @@ STATS_RETRY = 60.0  # seconds before trying flow statistics again on a bridge th
 
 
 async def refresh_table(table: FlowTable, *, rundir: str | None = None,
-                        timeout: float = 5.0, statistics: bool = True
+                        timeout: float = 5.0, once: bool = False
                         ) -> tuple[FlowDelta, str | None]:
     """Bring ``table`` up to date with its bridge: (what changed, what went wrong or None).
 
@@ -27,13 +28,14 @@ async def refresh_table(table: FlowTable, *, rundir: str | None = None,
     changed lines are read. The statistics taken before that dump and those
     of the next refresh tell which entry is which flow again.
 
-    ``statistics=False``: the text dump alone, for a reading no refresh follows
-    (``snapshot``): statistics taken before it would only serve the next one
-    (at 50k flows they cost ~0.2 s of CPU and delay the dump by their wall time).
+    ``once``: a reading no refresh follows (``snapshot``): the text dump alone,
+    read without what the next one is compared with (lines.DumpReader); the
+    statistics taken before it would only serve the next one too (at 50k flows
+    they cost ~0.2 s of CPU and delay the dump by their wall time).
     """
     bridge = table.bridge
     stats = None
-    if statistics and time.monotonic() - table.stats_refused_at >= STATS_RETRY:
+    if not once and time.monotonic() - table.stats_refused_at >= STATS_RETRY:
         stats = await wire.flow_stats(bridge, rundir=rundir, timeout=timeout)
         if stats.error is not None:
             log.debug("flow statistics of %s: %s", bridge, stats.error)
@@ -47,15 +49,19 @@ async def refresh_table(table: FlowTable, *, rundir: str | None = None,
     # first of them came (the switch had answered by then).
     reader = None
 
+    new_reader = (lambda at: DumpReader(bridge, at)) if once else table.text_reader
+
     def read(lines: str) -> None:
         nonlocal reader
         if reader is None:
-            reader = table.text_reader(time.monotonic())
+            reader = new_reader(time.monotonic())
         reader.feed(lines)
 
     raw = await ofctl.dump_flows_text(bridge, rundir=rundir, timeout=timeout, on_output=read)
     if raw.error is not None:  # what was read is dropped: the table is as it was
         return table.update(FlowDump(bridge, (), raw.taken_at, error=raw.error)), raw.error
     if reader is None:
-        reader = table.text_reader(raw.taken_at)
+        reader = new_reader(raw.taken_at)
+    if once:
+        return table.update(reader.finish()), None
     return reader.finish(stats_before=stats), None

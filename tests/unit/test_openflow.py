@@ -35,6 +35,7 @@ from collectors.openflow import (
     parse_ofctl_show,
     refresh_table,
 )
+from collectors.openflow.lines import DumpReader
 from model.records import Flow, FlowDump
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -439,6 +440,23 @@ def test_a_dump_read_in_runs_of_lines_as_printed_is_the_dump_read_at_once():
         reader.feed("".join(line + "\n" for line in later[start:start + 7]))
     delta = reader.finish()
     assert pieces.dump == whole.dump and delta == expected and delta.new and delta.gone
+
+
+def test_a_dump_read_once_in_runs_of_lines_is_the_dump_a_flow_table_reads():
+    """A reading no refresh follows (snapshot) reads the dump its own way, in runs of
+    lines as printed: the same flows, counters and raw lines as a FlowTable reads."""
+    lines = seed_lines("br-int") + (REAL / "dump-flows-names-of14.txt").read_text().splitlines()
+    lines.insert(3, "this line is not a flow\r")
+    table = FlowTable("br-int")
+    table.update_text("\n".join(lines), 100.0)
+    reader = DumpReader("br-int", 100.0)
+    for start in range(0, len(lines), 5):
+        reader.feed("".join(line + "\n" for line in lines[start:start + 5]))
+    once = reader.finish()
+    assert once == table.dump == parse_dump("br-int", "\n".join(lines), 100.0)
+    assert once.unparsed == ("this line is not a flow",)
+    assert FlowTable("br-int").update(once) == FlowTable("br-int").update_text(
+        "\n".join(lines), 100.0)
 
 
 def test_a_kept_flow_still_tells_its_age_now():
