@@ -78,7 +78,7 @@ class FlowTable:
         self._heads: list[str] = []
         self._mids: list[str] = []
         self._strings: dict[str, str] = {}  # one copy of each head and mid text
-        self._actions: dict[str, str] = {}  # one copy of each flow's actions text
+        self._repeated: dict = {}  # one copy of each actions text and cookie (parse_flow_line)
         # What the switch's flow statistics last said of flow N of the last
         # dump (stats.Said); None until statistics taken before and after a
         # text dump agreed with it (_line_up).
@@ -152,7 +152,7 @@ class FlowTable:
         previous = self.dump.flows if self._heads and self.dump is not None else ()
         heads, mids, count = self._heads, self._mids, len(previous)
         old = self._flows
-        strings, actions_seen = self._strings, self._actions
+        strings, repeated = self._strings, self._repeated
         new_heads: list[str] = []
         new_mids: list[str] = []
         flows: list[Flow] = []
@@ -187,7 +187,7 @@ class FlowTable:
                         place += 1
                         seen += 1
                         continue
-                flow = parse_flow_line(self.bridge, line, taken_at, actions_seen)
+                flow = parse_flow_line(self.bridge, line, taken_at, repeated)
                 if flow is None:
                     if line.strip() and not line.startswith(FLOW_REPLY_HEADERS):
                         unparsed.append(line.rstrip("\r"))
@@ -212,8 +212,9 @@ class FlowTable:
         gone = set() if seen == len(old) else old.keys() - {f.key for f in flows}
         if len(strings) > 4 * len(flows) + 1000:
             self._strings = {s: s for s in new_heads + new_mids}
-        if len(actions_seen) > 2 * len(flows) + 1000:
-            self._actions = {f.actions: f.actions for f in flows}
+        if len(repeated) > 2 * len(flows) + 1000:
+            self._repeated = {f.actions: f.actions for f in flows}
+            self._repeated.update((f.cookie, f.cookie) for f in flows)
         self._heads, self._mids = new_heads, new_mids
         self._said = None  # until statistics before and after agree with this text
         # kept compact: the replies themselves are ~150 bytes a flow

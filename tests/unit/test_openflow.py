@@ -387,9 +387,9 @@ def reads(monkeypatch) -> list[str]:
 
     seen: list[str] = []
 
-    def counting(bridge, line, seen_at=None, actions_seen=None):
+    def counting(bridge, line, seen_at=None, repeated=None):
         seen.append(line)
-        return parse_flow_line(bridge, line, seen_at, actions_seen)
+        return parse_flow_line(bridge, line, seen_at, repeated)
 
     monkeypatch.setattr(table_module, "parse_flow_line", counting)
     return seen
@@ -407,21 +407,23 @@ def test_a_dump_where_only_durations_grew_reads_no_line_and_keeps_every_flow(rea
     assert (delta.interval, delta.new, delta.gone, dict(delta.moved)) == (2.0, set(), set(), {})
 
 
-def test_flows_with_the_same_actions_share_one_copy_of_their_text():
-    """A firewall's flows repeat a few actions: 200k flows hold ~2k different texts."""
+@pytest.mark.parametrize("field", ["actions", "cookie"])
+def test_flows_with_the_same_actions_or_cookie_share_one_copy_of_it(field):
+    """A firewall's flows repeat a few actions and cookies: 200k flows hold ~2k
+    different actions texts and a few cookies."""
     lines = seed_lines("br-int")
     table = FlowTable("br-int")
     table.update_text("\n".join(lines), 100.0)
-    by_text: dict[str, set[int]] = {}
+    copies: dict[object, set[int]] = {}
     for flow in table.dump.flows:
-        by_text.setdefault(flow.actions, set()).add(id(flow.actions))
-    assert len(table.dump.flows) > len(by_text)  # some flows do the same
-    assert all(len(ids) == 1 for ids in by_text.values())
+        copies.setdefault(getattr(flow, field), set()).add(id(getattr(flow, field)))
+    assert len(table.dump.flows) > len(copies)  # some flows share it
+    assert all(len(ids) == 1 for ids in copies.values())
     moved = list(lines)
     moved[0] = with_counters(moved[0], 7, 700)
     table.update_text("\n".join(moved), 101.0)
-    assert table.dump.flows[0].actions in by_text
-    assert id(table.dump.flows[0].actions) in by_text[table.dump.flows[0].actions]
+    value = getattr(table.dump.flows[0], field)
+    assert id(value) in copies[value]
 
 
 def test_a_dump_read_in_runs_of_lines_as_printed_is_the_dump_read_at_once():
