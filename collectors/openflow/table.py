@@ -65,12 +65,16 @@ class FlowTable:
     ``update_stats`` and ``update_text`` only read what changed since the
     last dump; a flow's ``flow_detail`` runs the first time it is asked for,
     is kept while the flow exists and is dropped when the flow goes.
+
+    The flows are kept once, in ``dump``, with no index by FlowKey: at 200k
+    flows the keys and the dict took 26 MB, and a refresh finds each flow at
+    its place in the last dump (an index is built for a dump only when a
+    flow is not near its place, and dropped after it).
     """
 
     def __init__(self, bridge: str) -> None:
         self.bridge = bridge
         self.dump: FlowDump | None = None  # the last good dump
-        self._flows: dict[FlowKey, Flow] = {}
         self._details: dict[FlowKey, FlowDetail] = {}
         # The last dump's text, flow N being printed as heads[N], a duration,
         # mids[N], its match, " actions=", its actions (see _printed). Both
@@ -86,24 +90,28 @@ class FlowTable:
         self._before: wire.Said | None = None  # statistics taken just before the last text dump
         self.stats_refused_at = float("-inf")  # when the bridge last refused statistics
 
+    def _last(self) -> tuple[Flow, ...]:
+        return self.dump.flows if self.dump is not None else ()
+
     def detail(self, key: FlowKey) -> FlowDetail | None:
-        """The full parse of a flow of the last dump; None for a key it does not hold."""
-        flow = self._flows.get(key)
+        """The full parse of a flow of the last dump; None for a key it does not hold.
+        O(flows): the model asks ``detail_of`` with the flow in hand."""
+        flow = next((f for f in self._last() if f.key == key), None)
         return None if flow is None else self.detail_of(flow)
 
     def detail_of(self, flow: Flow) -> FlowDetail:
-        """The full parse of a flow, cached while the flow is in the last dump."""
-        cached = self._details.get(flow.key)
+        """The full parse of a flow (the model asks for flows of the last dump),
+        cached until the flow goes."""
+        key = flow.key
+        cached = self._details.get(key)
         if cached is not None:
             return cached
-        detail = flow_detail(flow)
-        if flow.key in self._flows:
-            self._details[flow.key] = detail
+        detail = self._details[key] = flow_detail(flow)
         return detail
 
     def keys(self) -> frozenset[FlowKey]:
         """The flows of the last good dump."""
-        return frozenset(self._flows)
+        return frozenset(f.key for f in self._last())
 
     def details(self) -> Mapping[FlowKey, FlowDetail]:
         """The parses made so far, as a frozen copy safe to hand to another thread."""
@@ -116,9 +124,11 @@ class FlowTable:
         if dump.error is not None:
             return FlowDelta(self.bridge, 0.0)
         flows = {flow.key: flow for flow in dump.flows}
+        last = {flow.key: flow for flow in self._last()}
         self._heads, self._mids, self._said = [], [], None  # text and statistics unknown
         self._before = None
-        return self._take(dump, list(flows.items()), self._flows.keys() - flows.keys())
+        return self._take(dump, [(last.get(key), flow) for key, flow in flows.items()],
+                          last.keys() - flows.keys())
 
     def update_text(self, text: str, taken_at: float,
                     stats_before: FlowStats | None = None) -> FlowDelta:
@@ -149,17 +159,17 @@ class FlowTable:
     def _read_text(self, taken_at: float):
         """update_text's reading, as a generator sent runs of whole lines, then None;
         sent ``stats_before`` after that, it takes the dump and returns the delta."""
-        previous = self.dump.flows if self._heads and self.dump is not None else ()
-        heads, mids, count = self._heads, self._mids, len(previous)
-        old = self._flows
+        last = self._last()
+        previous = last if self._heads else ()  # flows whose text is known
+        heads, mids, count, total = self._heads, self._mids, len(previous), len(last)
         strings, repeated = self._strings, self._repeated
         new_heads: list[str] = []
         new_mids: list[str] = []
         flows: list[Flow] = []
         unparsed: list[str] = []
-        read: list[tuple[FlowKey, Flow]] = []
-        where: dict[FlowKey, int] | None = None  # place in previous, built when needed
-        place = 0  # where the next line is expected in previous
+        read: list[tuple[Flow | None, Flow]] = []  # (the flow in the last dump, now)
+        where: dict[FlowKey, int] | None = None  # place in last, built when needed
+        place = 0  # where the next line is expected in last
         seen = 0  # flows of the last dump met again
         while True:
             text = yield
@@ -192,24 +202,27 @@ class FlowTable:
                     if line.strip() and not line.startswith(FLOW_REPLY_HEADERS):
                         unparsed.append(line.rstrip("\r"))
                     continue
+                # Counters moved, the flow is not where it was, or it is new.
                 key = flow.key
-                if key in old:  # counters moved, or the flow is not where it was
+                ahead = next((n for n in range(place, min(place + 8, total))
+                              if last[n].key == key), None)
+                if ahead is None and total:
+                    if where is None:
+                        where = {f.key: n for n, f in enumerate(last)}
+                    ahead = where.get(key)
+                if ahead is not None:
                     seen += 1
-                    ahead = next((n for n in range(place, min(place + 8, count))
-                                  if previous[n].key == key), None)
-                    if ahead is None:
-                        if where is None:
-                            where = {f.key: n for n, f in enumerate(previous)}
-                        ahead = where.get(key, place - 1)
                     place = ahead + 1
                 head, mid = _printed(line, flow)
                 new_heads.append(strings.setdefault(head, head))
                 new_mids.append(strings.setdefault(mid, mid))
                 flows.append(flow)
-                read.append((key, flow))
+                read.append((None if ahead is None else last[ahead], flow))
         stats_before = yield
         # A dump lists each flow once: meeting as many old flows as there were means none went.
-        gone = set() if seen == len(old) else old.keys() - {f.key for f in flows}
+        gone = set() if seen == total else \
+            (where.keys() if where is not None else {f.key for f in last}) \
+            - {f.key for f in flows}
         if len(strings) > 4 * len(flows) + 1000:
             self._strings = {s: s for s in new_heads + new_mids}
         if len(repeated) > 2 * len(flows) + 1000:
@@ -281,20 +294,19 @@ class FlowTable:
                         packets, nbytes, duration, stats.taken_at)
             now[n] = flow
             self._mids[n] = _with_counters(self._mids[n], packets, nbytes)
-            changed.append((flow.key, flow))
+            changed.append((old, flow))
         return self._take(FlowDump(self.bridge, tuple(now), stats.taken_at, self.dump.unparsed),
                           changed, ())
 
-    def _take(self, dump: FlowDump, changed: list[tuple[FlowKey, Flow]], gone) -> FlowDelta:
-        """Diff the flows that may have changed against the last dump, then keep ``dump``."""
+    def _take(self, dump: FlowDump, changed: list[tuple[Flow | None, Flow]], gone) -> FlowDelta:
+        """Diff the flows that may have changed (each with its flow in the last dump,
+        None for a new one) against the last dump, then keep ``dump``."""
         then = self.dump.taken_at if self.dump is not None else dump.taken_at
-        flows = self._flows
         new = []
         moved: dict[FlowKey, tuple[int, int]] = {}
         reset = set()
-        for key, flow in changed:
-            old = flows.get(key)
-            flows[key] = flow
+        for old, flow in changed:
+            key = flow.key
             if old is None:
                 new.append(key)
                 continue
@@ -311,9 +323,12 @@ class FlowTable:
                 delta = (flow.n_packets - old.n_packets, flow.n_bytes - old.n_bytes)
             if delta != (0, 0):
                 moved[key] = delta
+        details = self._details
         for key in gone:
-            flows.pop(key, None)
-            self._details.pop(key, None)
+            details.pop(key, None)
+        if len(details) > len(dump.flows):  # asked for flows not in the table: keep it bounded
+            held = {f.key for f in dump.flows}
+            self._details = {k: d for k, d in details.items() if k in held}
         self.dump = dump
         return FlowDelta(
             self.bridge, dump.taken_at - then, frozenset(new),

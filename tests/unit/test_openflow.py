@@ -355,8 +355,18 @@ def test_flows_are_parsed_fully_only_when_asked_once_and_forgotten_when_gone(mon
     kept = parse_flow_line("br-int", lines[1])
     assert table.detail(kept.key).loads["reg5"] == 3
     assert table.detail_of(kept) is table.detail(kept.key)
-    assert table.detail_of(gone).set_vlan == 2  # parsed again on demand, not kept
+    assert table.detail_of(gone).set_vlan == 2  # parsed on demand
     assert table.detail(gone.key) is None
+
+
+def test_parses_asked_for_flows_of_another_dump_do_not_pile_up():
+    lines = seed_lines("br-int")
+    table = FlowTable("br-int")
+    table.update(dump_of("br-int", lines[:5], 1.0))
+    for line in lines[5:]:
+        assert table.detail_of(parse_flow_line("br-int", line)) is not None
+    table.update(dump_of("br-int", lines[:5], 2.0))
+    assert len(table.details()) <= 5
 
 
 def test_a_failed_dump_does_not_make_every_flow_look_gone():
