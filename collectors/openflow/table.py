@@ -50,7 +50,7 @@ class TextReader:
         """Whole lines (the last one may lack its newline only in the last run)."""
         self._reading.send(lines)
 
-    def finish(self, stats_before: FlowStats | None = None) -> FlowDelta:
+    def finish(self, stats_before: FlowStats | wire.Scan | None = None) -> FlowDelta:
         self._reading.send(None)
         try:
             self._reading.send(stats_before)
@@ -131,12 +131,13 @@ class FlowTable:
                           last.keys() - flows.keys())
 
     def update_text(self, text: str, taken_at: float,
-                    stats_before: FlowStats | None = None) -> FlowDelta:
+                    stats_before: FlowStats | wire.Scan | None = None) -> FlowDelta:
         """Take ``dump-flows`` output, reading only the lines that changed.
 
         The same as ``text_reader(taken_at)``, fed ``text``, then finished.
 
-        ``stats_before``: flow statistics taken just before this dump; with
+        ``stats_before``: flow statistics taken just before this dump (or a
+        Scan that read them as they came); with
         the next statistics (taken after it) they tell which entry is which
         flow, so update_stats can take counters from statistics from then on.
 
@@ -231,8 +232,12 @@ class FlowTable:
         self._heads, self._mids = new_heads, new_mids
         self._said = None  # until statistics before and after agree with this text
         # kept compact: the replies themselves are ~150 bytes a flow
-        self._before = wire.said(stats_before) if stats_before and stats_before.error is None \
-            else None
+        if isinstance(stats_before, wire.Scan):
+            self._before = stats_before.as_said()
+        elif stats_before is not None and stats_before.error is None:
+            self._before = wire.scanned(stats_before, None, ()).as_said()
+        else:
+            self._before = None
         dump = FlowDump(self.bridge, tuple(flows), taken_at, tuple(unparsed))
         return self._take(dump, read, gone)
 
@@ -241,61 +246,69 @@ class FlowTable:
         """Whether update_stats can read counters from the switch's flow statistics."""
         return self._said is not None
 
-    def _line_up(self, before: wire.Said, after: FlowStats) -> bool:
-        """Remember which statistics entry is which flow of the last text dump.
+    def _compared_with(self) -> wire.Said | None:
+        """What new statistics are read against: what the switch said of each
+        flow once lined up; before that, the statistics taken just before
+        the last text dump, if they name its flows.
 
-        ``before`` and ``after`` are statistics taken before and after that
-        dump. The switch answers each request in one go and lists flows in
-        the same order every time, so when the two name the same flows, and
-        each entry's table, priority and cookie are those of the flow at its
-        place, entry N is the dump's flow N.
+        The switch answers each request in one go and lists flows in the
+        same order every time, so when statistics taken before and after a
+        text dump name the same flows, each entry's table, priority and
+        cookie being those of the flow at its place, entry N is the dump's
+        flow N.
         """
-        if after.error is not None or self.dump is None \
-                or len(self._heads) != len(self.dump.flows):
-            return False
-        flows = self.dump.flows
-        if len(before) != len(flows):
-            return False
+        if self.dump is None or self._said is not None:
+            return self._said
+        before, flows = self._before, self.dump.flows
+        if before is None or len(self._heads) != len(flows) or len(before) != len(flows):
+            return None
         for flow, table, priority, cookie in zip(flows, before.tables, before.priorities,
                                                  before.cookies):
             if flow.table != table or flow.priority != priority or flow.cookie != cookie:
-                return False
-        if wire.changes(after, before, flows) is None:
-            return False
-        self._said = before
-        return True
+                return None
+        return before
+
+    def stats_reader(self) -> wire.Scan:
+        """Read flow statistics reply by reply as they come
+        (``wire.flow_stats(on_reply=scan.feed)``), then ``take_stats``."""
+        return wire.Scan(self._compared_with(), self.dump.flows if self.dump is not None else ())
 
     def update_stats(self, stats: FlowStats) -> FlowDelta | None:
+        """``take_stats`` of statistics read whole."""
+        if stats.error is not None:
+            self._before = None
+            return None
+        return self.take_stats(wire.scanned(stats, self._compared_with(),
+                                            self.dump.flows if self.dump is not None else ()),
+                               stats.taken_at)
+
+    def take_stats(self, scan: wire.Scan, taken_at: float) -> FlowDelta | None:
         """Take new counters from flow statistics; None (nothing taken) when the
         flows are not the ones of the last text dump any more (or nothing
         tells which entry is which flow yet).
 
-        An entry the switch words as last time (its duration aside) costs one
-        bytes comparison, ~0.3 us; only flows whose counters moved get a new
-        Flow. ovs-ofctl alone spends ~5 us printing a flow.
+        Only flows whose counters moved get a new Flow. ovs-ofctl alone
+        spends ~5 us printing a flow.
         """
-        before, self._before = self._before, None
-        if self._said is None and before is not None:
-            self._line_up(before, stats)
-        if self._said is None or self.dump is None:
+        self._before = None
+        read = scan.result()
+        if read is None or self.dump is None or scan.flows is not self.dump.flows:
             return None
-        read = wire.changes(stats, self._said, self.dump.flows)
-        if read is None:
-            return None
+        self._said = said = scan.said  # lined up, if it was not yet
         now = list(self.dump.flows)
         changed = []
         for n, entry, counted in read:
-            self._said.entries[n] = entry
+            said.entries[n] = entry
             if counted is None:
                 continue
             packets, nbytes, duration = counted
             old = now[n]
             flow = Flow(old.bridge, old.table, old.priority, old.cookie, old.match, old.actions,
-                        packets, nbytes, duration, stats.taken_at)
+                        packets, nbytes, duration, taken_at)
             now[n] = flow
             self._mids[n] = _with_counters(self._mids[n], packets, nbytes)
             changed.append((old, flow))
-        return self._take(FlowDump(self.bridge, tuple(now), stats.taken_at, self.dump.unparsed),
+        return self._take(FlowDump(self.bridge, tuple(now), taken_at, self.dump.unparsed),
                           changed, ())
 
     def _take(self, dump: FlowDump, changed: list[tuple[Flow | None, Flow]], gone) -> FlowDelta:

@@ -994,6 +994,64 @@ def test_counters_from_statistics_keep_the_text_comparison_exact(reads):
     assert reads == [] and not delta.moved
 
 
+def replies_of(*entries: bytes, per: int) -> list[bytes]:
+    """Statistics in multipart replies of ``per`` entries each."""
+    return [struct.pack("!BBHIHH4x", 5, 19, 0, 1, 1, 0) + b"".join(entries[n:n + per])
+            for n in range(0, len(entries), per)]
+
+
+def said_arrays(said) -> tuple:
+    return (bytes(said.tables), list(said.priorities), list(said.cookies), list(said.entries),
+            list(said.flows))
+
+
+def test_statistics_read_as_they_come_keep_no_reply_while_the_flows_are_the_same():
+    lines = seed_lines("br-provider") + seed_lines("br-int")
+    flows = [parse_flow_line("br-x", line) for line in lines]
+    same = [stats_entry(f.table, f.priority, f.cookie, f.n_packets, f.n_bytes) for f in flows]
+    table = FlowTable("br-x")
+    table.update_text("\n".join(lines), 100.0, stats_before=stats_of("br-x", *same, at=99.9))
+    moved = list(same)
+    moved[5] = stats_entry(flows[5].table, flows[5].priority, flows[5].cookie,
+                           flows[5].n_packets + 9, flows[5].n_bytes + 900)
+    scan = table.stats_reader()
+    for reply in replies_of(*moved, per=4):
+        scan.feed(reply)
+    assert scan.kept == []
+    delta = table.take_stats(scan, 101.0)
+    assert dict(delta.moved) == {flows[5].key: (9, 900)}
+    assert table.lined_up
+
+
+@pytest.mark.parametrize("wrong_at", [0, 9, 30, None])
+def test_statistics_read_as_they_come_say_what_they_would_have_said_read_whole(wrong_at):
+    """When the flows changed, what is kept of the statistics (to line up the
+    next text dump) is what reading them whole would have kept."""
+    from collectors.openflow import stats as wire
+
+    lines = seed_lines("br-provider") + seed_lines("br-int")
+    flows = [parse_flow_line("br-x", line) for line in lines]
+    same = [stats_entry(f.table, f.priority, f.cookie, f.n_packets, f.n_bytes) for f in flows]
+    table = FlowTable("br-x")
+    table.update_text("\n".join(lines), 100.0, stats_before=stats_of("br-x", *same, at=99.9))
+    assert table.update_stats(stats_of("br-x", *same, at=100.5)) is not None
+    now = list(same)
+    now[2] = stats_entry(flows[2].table, flows[2].priority, flows[2].cookie, 7, 700)
+    if wrong_at is None:
+        now = now[:-2]  # two flows fewer
+    else:
+        now[wrong_at] = stats_entry(flows[wrong_at].table, flows[wrong_at].priority, 0x99, 0, 0)
+    scan = table.stats_reader()
+    replies = replies_of(*now, per=4)
+    for reply in replies:
+        scan.feed(reply)
+    assert len(scan.kept) < len(replies) or wrong_at == 0  # kept from the reply holding it
+    assert table.take_stats(scan, 101.0) is None
+    whole = wire.scanned(FlowStats("br-x", tuple(replies), 101.0), None, ())
+    assert whole.kept == replies
+    assert said_arrays(scan.as_said()) == said_arrays(whole.as_said())
+
+
 @pytest.mark.lab
 async def test_once_lined_up_counters_come_from_statistics_without_ovs_ofctl(switch, monkeypatch):
     from collectors.openflow import ofctl
