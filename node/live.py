@@ -97,9 +97,8 @@ class LiveBackend:
                 pass
             return
         self._read_once_at = time.time()
-        self.sources.set_ovsdb(snapshot)
-        self.sources.set_state(SourceState("ovsdb", "live", f"read {self.endpoints.db}",
-                                           self._read_once_at))
+        self.sources.set_ovsdb(snapshot, SourceState("ovsdb", "live", f"read {self.endpoints.db}",
+                                                     self._read_once_at))
         self._changed("ovsdb")
 
     def _follow_ovsdb(self) -> None:

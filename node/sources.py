@@ -106,9 +106,12 @@ class LiveSources:
 
     # -- pushed in from other threads ------------------------------------
 
-    def set_ovsdb(self, snapshot: OvsdbSnapshot) -> None:
+    def set_ovsdb(self, snapshot: OvsdbSnapshot, state: SourceState | None = None) -> None:
+        """The snapshot, and with ``state`` the state it comes in (read together)."""
         with self._lock:
             self._ovsdb = snapshot
+            if state is not None:
+                self._states[state.source] = state
 
     def set_state(self, state: SourceState) -> None:
         with self._lock:
@@ -211,7 +214,7 @@ class LiveSources:
             self.set_state(SourceState("openflow", "connecting",
                                        f"first flow dump of {len(tables)} bridges"))
         else:
-            deltas = self._flow_states(tables, flows)
+            deltas = self._flow_states(tables, flows, ovsdb_state)
         self._read_libvirt()
         self._read_southbound(ovsdb)
         now = time.monotonic()
@@ -288,9 +291,11 @@ class LiveSources:
         return links
 
     def _flow_states(self, tables: list[openflow.FlowTable],
-                     flows: list[tuple[openflow.FlowDelta, str | None]]
-                     ) -> dict[str, openflow.FlowDelta]:
-        """Each bridge's delta, and the openflow state the dumps leave."""
+                     flows: list[tuple[openflow.FlowDelta, str | None]],
+                     ovsdb_state: SourceState) -> dict[str, openflow.FlowDelta]:
+        """Each bridge's delta, and the openflow state the dumps leave; with no
+        bridge, from OVSDB's state when its snapshot was taken (OVSDB answering
+        meanwhile does not make "no bridge to read" true)."""
         deltas = {table.bridge: delta for table, (delta, _error) in zip(tables, flows)}
         errors = [error for _delta, error in flows if error]
         if errors:
@@ -300,9 +305,9 @@ class LiveSources:
                                        last_ok))
         elif tables:
             self.set_state(SourceState("openflow", "live", "", time.time()))
-        elif self.state("ovsdb").status == "live":
+        elif ovsdb_state.status == "live":
             self.set_state(SourceState("openflow", "live", "no bridge to read", time.time()))
-        elif self.state("ovsdb").status in ("stale", "error"):
+        elif ovsdb_state.status in ("stale", "error"):
             # the bridges to dump come from OVSDB: say so rather than "connecting" forever
             last_ok = self.state("openflow").last_ok
             self.set_state(SourceState("openflow", "stale" if last_ok else "error",
