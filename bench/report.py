@@ -78,7 +78,8 @@ def _f(value, digits: int = 2) -> str:
 
 
 HEADER = ("flows", "raw dump s", "refresh s", "x raw", "cold s", "x raw", "1st frame/flows s",
-          "TUI CPU%", "every s", "peak RSS MB", "keys p50/p95 ms", "cursor/help/flows p95 ms",
+          "TUI CPU%", "every s", "peak RSS MB", "keys p50/p95 ms",
+          "cursor/help/flows/path/port/back p95 ms",
           "load")
 
 
@@ -98,7 +99,8 @@ def row(entry: dict) -> tuple[str, ...]:
         _f(tui["interval_shown_s"], 1),
         _f(tui["peak_rss_mb"], 0),
         f"{_f(lat['p50_ms'], 0)}/{_f(lat['p95_ms'], 0)}",
-        "/".join(_f(lat[k]["p95_ms"], 0) for k in ("cursor", "help", "flows")),
+        "/".join(_f(lat[k]["p95_ms"], 0) if k in lat else "-"
+                 for k in ("cursor", "help", "flows", "path", "port", "back")),
         f"{_f(entry['load_before'], 1)}-{_f(entry['load_after'], 1)}",
     )
 

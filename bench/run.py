@@ -124,8 +124,8 @@ def run(args: argparse.Namespace) -> dict:
     labmod.require_root("up")
     quick = args.quick
     runs = 3 if quick else 5
-    plan = terminal.LatencyPlan(cursor=4, help=2, flows=2) if quick \
-        else terminal.LatencyPlan(cursor=20, help=6, flows=4)
+    plan = terminal.LatencyPlan(cursor=4, help=1, flows=1, path=1, port=1) if quick \
+        else terminal.LatencyPlan(cursor=20, help=4, flows=4, path=4, port=4)
     interval = 1.0
     result: dict = {
         "schema": "ovsvlan-tui/bench/1",

@@ -30,6 +30,10 @@ _INTERVAL = re.compile(r"every ([0-9.]+)s")
 _FLOWS_SUMMARY = re.compile(r"[0-9]+ of [0-9]+ flows")
 OVERVIEW_MARK = "Instances  [Enter"
 HELP_MARK = "drill down into the selected row"  # a line of the help screen
+# Each screen's text once it shows the node (not just its frame): the path's
+# header (widgets/path.py), the port screen's OpenFlow counters panel.
+_PATH_SHOWN = re.compile(r"one reading: no rates yet|rates over the last [0-9]+ s")
+PORT_MARK = "OpenFlow port counters"
 # the source bar once a flow dump has been read (every source live: "all sources live")
 FLOWS_LIVE = ("openflow live", "all sources live")
 
@@ -190,9 +194,17 @@ def percentile(values: list[float], p: float) -> float | None:
 
 @dataclass(frozen=True)
 class LatencyPlan:
+    """How many of each key. A screen's count is its visits: each opens it
+    (timed as that screen's kind) and goes back with Escape (timed as "back")."""
+
     cursor: int  # Down/Up presses on the instances table
-    help: int  # "?" / Escape presses (a light screen switch)
-    flows: int  # "f" / Escape presses (the all-flows screen and back)
+    help: int  # "?" (a light screen)
+    flows: int  # "f" (the all-flows screen)
+    path: int = 0  # "P" on the instances table (the path of the row's vNIC)
+    port: int = 0  # Enter on the bridges-and-ports pane (the port screen)
+
+
+KINDS = ("cursor", "help", "flows", "path", "port", "back")
 
 
 def measure_tui(argv: list[str], *, socket: str, ready: list[str], cpu_window: float,
@@ -255,9 +267,23 @@ def _when_refreshing(pid: int, refresh_wall: float, rng: random.Random) -> bool:
     return True
 
 
+def _shown(pattern: str | re.Pattern):
+    """A test that the screen shows ``pattern`` (text, or a regex) somewhere."""
+    if isinstance(pattern, str):
+        return lambda lines: any(pattern in line for line in lines)
+    return lambda lines: bool(pattern.search("\n".join(lines)))
+
+
+def on_overview(lines: list[str]) -> bool:
+    """The overview, and no other screen's text (the help is drawn over it)."""
+    text = "\n".join(lines)
+    return OVERVIEW_MARK in text and not _FLOWS_SUMMARY.search(text) \
+        and HELP_MARK not in text and not _PATH_SHOWN.search(text) and PORT_MARK not in text
+
+
 def _latencies(term: Terminal, pid: int, plan: LatencyPlan, refresh_wall: float,
                rng: random.Random) -> dict:
-    samples: dict[str, list[float]] = {"cursor": [], "help": [], "flows": []}
+    samples: dict[str, list[float]] = {kind: [] for kind in KINDS}
     during = 0
 
     def timed(kind: str, key: str, seen, what: str, escapes: bool = False) -> None:
@@ -273,22 +299,18 @@ def _latencies(term: Terminal, pid: int, plan: LatencyPlan, refresh_wall: float,
         timed("cursor", key, lambda lines, t=target: cursor_line(lines, style) == t,
               f"the cursor on line {target}", escapes=True)
 
-    def on_overview(lines: list[str]) -> bool:
-        text = "\n".join(lines)
-        return OVERVIEW_MARK in text and not _FLOWS_SUMMARY.search(text) and HELP_MARK not in text
-
-    for n in range(plan.help):
-        if n % 2 == 0:
-            timed("help", "?", lambda lines: any(HELP_MARK in line for line in lines),
-                  "the help screen")
-        else:
-            timed("help", "Escape", on_overview, "the overview")
-    for n in range(plan.flows):
-        if n % 2 == 0:
-            timed("flows", "f", lambda lines: bool(_FLOWS_SUMMARY.search("\n".join(lines))),
-                  "the flows screen with its flows")
-        else:
-            timed("flows", "Escape", on_overview, "the overview")
+    visits = [("help", "?", _shown(HELP_MARK), "the help screen"),
+              ("flows", "f", _shown(_FLOWS_SUMMARY), "the flows screen with its flows"),
+              ("path", "P", _shown(_PATH_SHOWN), "the path screen with its hops"),
+              ("port", "Enter", _shown(PORT_MARK), "the port screen with its counters")]
+    for kind, key, seen, what in visits:
+        if kind == "port" and plan.port:
+            # the ports pane takes the focus (instances -> VLAN map -> ports); not timed
+            term.send("Tab")
+            term.send("Tab")
+        for _ in range(getattr(plan, kind)):
+            timed(kind, key, seen, what)
+            timed("back", "Escape", on_overview, "the overview")
     if not on_overview(term.screen()):
         term.send("Escape")
 

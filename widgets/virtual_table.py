@@ -103,6 +103,8 @@ class VirtualTable(ScrollView, can_focus=True):
     ]
 
     cursor = reactive(0, always_update=True, repaint=False)
+    LEAD = 0  # spaces before the first column
+    GAP = 1  # spaces between columns
 
     class RowSelected(Message):
         def __init__(self, table: "VirtualTable", key: str) -> None:
@@ -234,7 +236,7 @@ class VirtualTable(ScrollView, can_focus=True):
         width = self._width()
 
         def needed() -> int:
-            return sum(self.columns[n].width for n in shown) + len(shown) - 1
+            return self._span(shown)
 
         for n in sorted((n for n in shown if self.columns[n].drop),
                         key=lambda n: -self.columns[n].drop):
@@ -247,7 +249,7 @@ class VirtualTable(ScrollView, can_focus=True):
         if not self._layout or self._layout_width != self._width():
             self._layout_width = self._width()
             shown = self._columns_shown()
-            minimum = sum(self.columns[n].width for n in shown) + len(shown) - 1
+            minimum = self._span(shown)
             spare = max(self._layout_width - minimum, 0)
             flex_total = sum(self.columns[n].flex for n in shown) or 1
             self._layout = tuple(
@@ -262,14 +264,18 @@ class VirtualTable(ScrollView, can_focus=True):
 
     def _shown_width(self) -> int:
         shown = self._columns_shown()
-        return sum(self.columns[n].width for n in shown) + len(shown) - 1
+        return self._span(shown)
+
+    def _span(self, shown: Sequence[int]) -> int:
+        """The width these columns take, with the spaces before and between them."""
+        return self.LEAD + sum(self.columns[n].width for n in shown) + self.GAP * (len(shown) - 1)
 
     def _line(self, cells: Sequence[str | Text], style: Style) -> Strip:
-        text = Text(no_wrap=True, overflow="ellipsis", end="")
+        text = Text(" " * self.LEAD, no_wrap=True, overflow="ellipsis", end="")
         for n, (index, width) in enumerate(self._column_layout()):
             column, cell = self.columns[index], cells[index] if index < len(cells) else ""
             if n:
-                text.append(" ")
+                text.append(" " * self.GAP)
             t = cell.copy() if isinstance(cell, Text) else Text(str(cell))
             t.truncate(width, overflow="ellipsis", pad=False)
             pad = width - t.cell_len
@@ -306,9 +312,13 @@ class VirtualTable(ScrollView, can_focus=True):
         if index == self.cursor and self.has_focus:
             style = style + self.get_component_rich_style("virtual-table--cursor")
         elif index == self.cursor:
-            style = style + Style(reverse=True)
+            style = style + self.blurred_cursor_style()
         strip = self._line(row.cells, style)
         return strip.crop(scroll_x, scroll_x + width).extend_cell_length(width, style)
+
+    def blurred_cursor_style(self) -> Style:
+        """The cursor row while another widget has the focus."""
+        return Style(reverse=True)
 
     def on_focus(self) -> None:
         self.refresh()

@@ -47,8 +47,9 @@ def test_a_quick_run_at_1000_flows_reports_every_field(tmp_path):
     assert tui["interval_shown_s"] >= 1.0
     assert tui["peak_rss_mb"] >= tui["rss_mb"] > 20
     latency = tui["latency"]
-    assert latency["samples"] == 8 and latency["during_refresh"] == 8
-    for kind in ("cursor", "help", "flows"):
+    # 4 cursor moves, then each screen opened once and left with Escape ("back")
+    assert latency["samples"] == 12 and latency["during_refresh"] == 12
+    for kind in ("cursor", "help", "flows", "path", "port", "back"):
         assert latency[kind]["samples"] and latency[kind]["p95_ms"] > 0, kind
     assert latency["p95_ms"] >= latency["p50_ms"] > 0
     # Whole processes: snapshot and trace with their own peak RSS, the trace

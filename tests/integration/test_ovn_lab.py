@@ -30,7 +30,7 @@ from tui.screens.instance import InstanceScreen
 from tui.screens.overview import OverviewScreen
 from tui.screens.port import PortScreen
 from tui.screens.vlan import VlanScreen
-from widgets.keyed_table import KeyedTable
+from widgets.pane_table import PaneTable
 from widgets.virtual_table import VirtualTable
 
 pytestmark = pytest.mark.lab
@@ -139,13 +139,13 @@ async def test_overview_and_every_drill_down_on_the_ovn_chassis(ovn_lab, ping):
         await until(pilot, lambda: app.latest is not None and app.latest.model.ovn is not None
                     and len(app.latest.model.vlans) == 2
                     and all(v.egress_flow for v in app.latest.model.vlans), "the OVN networks")
-        instances = app.screen.query_one("#instances", KeyedTable)
+        instances = app.screen.query_one("#instances", PaneTable)
         await until(pilot, lambda: len(instances.rows) == 2, "both instances")
         row = cells(instances, f"{VM1.uuid}/0")
         assert row[:3] == ["instance01", "running", VM1.tap]
         assert "-> 100" in row[3] and "br-provider/eth0" in row
         assert "-> flat" in cells(instances, f"{VM2.uuid}/0")[3]
-        vlans = app.screen.query_one("#vlans", KeyedTable)
+        vlans = app.screen.query_one("#vlans", PaneTable)
         key = next(v.key for v in app.latest.model.vlans if v.segmentation_id == 100)
         await until(pilot, lambda: "(" in " ".join(cells(vlans, key)), "the VLAN map counters")
         assert cells(vlans, key)[1] == "100"

@@ -32,6 +32,7 @@ from tui.screens.port import PortScreen
 from tui.screens.problems import ProblemsScreen
 from tui.screens.vlan import VlanScreen
 from widgets.keyed_table import KeyedTable
+from widgets.pane_table import PaneTable
 from widgets.status import Breadcrumb, SourceBar
 from widgets.virtual_table import VirtualTable
 
@@ -106,10 +107,10 @@ async def started(pilot: Pilot) -> None:
                 and {v.local_vlan for v in app.latest.model.vlans} == {1, 2}
                 and all(s.status == "live" for s in app.latest.model.sources),
                 "a refresh with every source live")
-    await until(pilot, lambda: len(app.screen.query_one("#instances", KeyedTable).rows) == 2,
+    await until(pilot, lambda: len(app.screen.query_one("#instances", PaneTable).rows) == 2,
                 "the instance rows")
     # the first frame comes before the first flow dump: wait for the flows' counters
-    await until(pilot, lambda: "(" in " ".join(cells(app.screen.query_one("#vlans", KeyedTable),
+    await until(pilot, lambda: "(" in " ".join(cells(app.screen.query_one("#vlans", PaneTable),
                                                      "2")), "VLAN 2's flow counters")
 
 
@@ -134,7 +135,7 @@ async def cursor_to(pilot: Pilot, table, key: str) -> None:
 
 
 async def open_port_from_overview(pilot: Pilot, port: str) -> PortScreen:
-    ports = pilot.app.screen.query_one("#ports", KeyedTable)
+    ports = pilot.app.screen.query_one("#ports", PaneTable)
     await cursor_to(pilot, ports, port)
     await pilot.press("enter")
     screen = await on(pilot, PortScreen)
@@ -164,7 +165,7 @@ async def test_instance_to_vnic_port_flows_flow_and_back_to_the_instance(shared_
     app = live_app(shared_lab)
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
-        instances = app.screen.query_one("#instances", KeyedTable)
+        instances = app.screen.query_one("#instances", PaneTable)
         await cursor_to(pilot, instances, f"{VM1.uuid}/0")
         assert cells(instances, f"{VM1.uuid}/0")[:4] == ["instance01", "running", TAP, "2 -> 100"]
         await pilot.press("enter")
@@ -274,7 +275,7 @@ async def test_vlan_map_row_opens_that_vlan(shared_lab):
     app = live_app(shared_lab)
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
-        vlans = app.screen.query_one("#vlans", KeyedTable)
+        vlans = app.screen.query_one("#vlans", PaneTable)
         await until(pilot, lambda: vlans.row_count == 2, "the VLAN map")
         assert cells(vlans, "1")[:3] == ["1", "flat", "1"]
         assert cells(vlans, "2")[:3] == ["2", "100", "1"]
@@ -457,7 +458,7 @@ async def test_pause_freezes_the_screen_while_refreshes_go_on(shared_lab, ping):
     app = live_app(shared_lab)
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
-        vlans = app.screen.query_one("#vlans", KeyedTable)
+        vlans = app.screen.query_one("#vlans", PaneTable)
         await pilot.press("p")
         assert app.paused
         bar = text_of(app.screen.query_one(SourceBar))
@@ -466,7 +467,7 @@ async def test_pause_freezes_the_screen_while_refreshes_go_on(shared_lab, ping):
         seen_at = app.latest.at
         await pilot.pause(2.5)
         assert app.latest.at > seen_at  # still collecting...
-        egress = [c.value for c in vlans.columns].index("egress")
+        egress = [c.key for c in vlans.columns].index("egress")
         # ...the ping moved the counters...
         assert app.latest.model.vlan(2).egress_flow.n_packets > packets_in(frozen[egress])
         assert cells(vlans, "2") == frozen  # ...but the screen stands still
@@ -480,8 +481,8 @@ async def test_vlan_map_counters_grow_while_instance01_pings(shared_lab, ping):
     app = live_app(shared_lab)
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
-        vlans = app.screen.query_one("#vlans", KeyedTable)
-        names = [c.value for c in vlans.columns]
+        vlans = app.screen.query_one("#vlans", PaneTable)
+        names = [c.key for c in vlans.columns]
         egress, ingress = names.index("egress"), names.index("ingress")
         first = cells(vlans, "2")
         await pilot.pause(2.5)

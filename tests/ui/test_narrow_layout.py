@@ -8,7 +8,7 @@ from tests.fakes import FakeBackend
 from tests.ui.test_snapshots import NARROW, first_refresh, to_flow_detail, to_port
 from tui.app import OvsVlanApp
 from widgets.counters import CounterPanel
-from widgets.keyed_table import KeyedTable
+from widgets.pane_table import PaneTable
 from widgets.status import Breadcrumb, crumb_text
 from widgets.textual_fixes import NodeFooter
 from textual.widgets._footer import FooterKey
@@ -23,7 +23,7 @@ async def test_the_overview_shows_every_port_and_the_whole_footer_at_80x24():
     async with app.run_test(size=NARROW) as pilot:
         await first_refresh(pilot)
         await pilot.pause()
-        ports = app.screen.query_one("#ports", KeyedTable)
+        ports = app.screen.query_one("#ports", PaneTable)
         assert ports.row_count == len(app.latest.model.ports)
         assert ports.region.height >= ports.row_count + 1  # header and every row, no scrolling
         footer = app.screen.query_one(NodeFooter)

@@ -18,6 +18,7 @@ from tui.screens.port import PortScreen
 from tui.snapshot import saved_session
 from collectors.saved.read import read_saved
 from widgets.keyed_table import KeyedTable
+from widgets.pane_table import PaneTable
 from widgets.status import SourceBar
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -28,7 +29,7 @@ SIZE = (160, 50)
 
 async def opened(pilot) -> None:
     await until(pilot, lambda: pilot.app.latest is not None, "the first refresh")
-    await until(pilot, lambda: pilot.app.screen.query_one("#instances", KeyedTable).row_count
+    await until(pilot, lambda: pilot.app.screen.query_one("#instances", PaneTable).row_count
                 == len(pilot.app.latest.model.instances), "the instance rows")
 
 
@@ -40,12 +41,12 @@ async def test_a_sosreport_opens_with_every_source_saved_at_its_time_and_drills_
         for source in ("ovsdb", "openflow", "libvirt", "netlink"):
             assert f"{source} saved Thu Feb 10 16:19:17 UTC 2022" in bar
         assert "compute4" in bar and "OVS 2.13.3" in bar
-        instances = app.screen.query_one("#instances", KeyedTable)
-        (key,) = instances.rows
+        instances = app.screen.query_one("#instances", PaneTable)
+        (key,) = instances.rows.keys
         row = cells(instances, key)
         assert "tap0e778df8-ca" in row and "br-int:9" in row
         # the recorded packet counts, no rate: nothing was measured over time
-        vlan2 = " ".join(cells(app.screen.query_one("#vlans", KeyedTable), "2"))
+        vlan2 = " ".join(cells(app.screen.query_one("#vlans", PaneTable), "2"))
         assert "(271)" in vlan2 and "/s" not in vlan2
         assert all(not r for r in (app.latest.port_rates, app.latest.link_rates, app.latest.vnic_rates))
         await pilot.press("enter")

@@ -98,8 +98,8 @@ class FlowsScreen(NodeScreen):
 
     def _show_rows(self, generation, refresh, flows, keys, index, total, cookies, moving, text,
                    sort) -> None:
-        if generation != self._generation:
-            return  # superseded: a newer choice is on its way
+        if generation != self._generation or not self.is_attached:
+            return  # superseded (a newer choice is on its way), or the screen was left
         model = refresh.model
         self._flows = flows
         self._flow_index = index

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from model.scopes import Scope
 from model.problems import verdict
@@ -14,7 +14,7 @@ from node.session import Refresh
 from tui import rows
 from tui.navigation import OpenFlows, OpenInstance, OpenPath, OpenPort, OpenVlan
 from tui.screens.base import NodeScreen
-from widgets.keyed_table import KeyedTable
+from widgets.pane_table import PaneTable
 from widgets.status import source_text
 
 
@@ -52,22 +52,22 @@ class OverviewScreen(NodeScreen):
     OverviewScreen .pane { border: round $primary-darken-2; border-title-color: $text;
                            height: auto; }
     OverviewScreen .pane:focus-within { border: round $accent; }
-    OverviewScreen .pane KeyedTable { height: auto; max-height: 100%;
-                                      scrollbar-size-horizontal: 0; }
+    OverviewScreen .pane PaneTable { height: auto; max-height: 100%;
+                                     scrollbar-size-horizontal: 0; }
     OverviewScreen #instances-pane { max-height: 40%; }
     OverviewScreen #vlans-pane { max-height: 30%; }
     OverviewScreen #ports-pane { height: 1fr; min-height: 5; }
-    OverviewScreen #ports-pane KeyedTable { height: 1fr; }
+    OverviewScreen #ports-pane PaneTable { height: 1fr; }
     OverviewScreen #problems-line { height: auto; padding: 0 1; }
     """
 
     def body(self) -> ComposeResult:
         with Vertical(id="instances-pane", classes="pane"):
-            yield KeyedTable(rows.INSTANCE_COLUMNS, id="instances")
+            yield PaneTable(rows.INSTANCE_COLUMNS, id="instances")
         with Vertical(id="vlans-pane", classes="pane"):
-            yield KeyedTable(rows.VLAN_COLUMNS, id="vlans")
+            yield PaneTable(rows.VLAN_COLUMNS, id="vlans")
         with Vertical(id="ports-pane", classes="pane"):
-            yield KeyedTable(rows.PORT_COLUMNS, id="ports")
+            yield PaneTable(rows.PORT_COLUMNS, id="ports")
         yield Static(id="problems-line")
 
     def on_mount(self) -> None:
@@ -78,9 +78,9 @@ class OverviewScreen(NodeScreen):
 
     def show(self, refresh: Refresh) -> None:
         model = refresh.model
-        self.query_one("#instances", KeyedTable).sync(rows.instance_rows(model, refresh))
-        self.query_one("#vlans", KeyedTable).sync(rows.vlan_rows(model, refresh))
-        self.query_one("#ports", KeyedTable).sync(rows.port_rows(model, refresh))
+        self.query_one("#instances", PaneTable).sync(rows.instance_rows(model, refresh))
+        self.query_one("#vlans", PaneTable).sync(rows.vlan_rows(model, refresh))
+        self.query_one("#ports", PaneTable).sync(rows.port_rows(model, refresh))
         for pane, names in PANE_SOURCES.items():
             note = pane_state(model.sources, names, refresh.at)
             self.query_one(pane).border_subtitle = note
@@ -99,9 +99,9 @@ class OverviewScreen(NodeScreen):
         # nothing found: the source bar says so already; the row goes to the panes
         problems_line.display = not clean
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        key = event.row_key.value
-        table = event.data_table.id
+    def on_virtual_table_row_selected(self, event: PaneTable.RowSelected) -> None:
+        key = event.key
+        table = event.table.id
         if table == "instances":
             self.post_message(OpenInstance(key.split("/")[0]))
         elif table == "vlans":
@@ -114,7 +114,7 @@ class OverviewScreen(NodeScreen):
 
     def action_path(self) -> None:
         """The path of the instance row's vNIC, or of the port row's."""
-        key = self.query_one("#instances", KeyedTable).cursor_key
+        key = self.query_one("#instances", PaneTable).cursor_key
         model = self.shown.model if self.shown else None
         if key and model:
             uuid, _, n = key.partition("/")
