@@ -20,8 +20,10 @@ from textual import on
 from textual.app import App
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
+from textual.containers import Grid, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
+from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from collectors.endpoints import Endpoints
@@ -57,10 +59,29 @@ from tui.screens.port import PortScreen
 from tui.screens.problems import ProblemsScreen
 from tui.screens.trace import TraceScreen
 from tui.screens.vlan import VlanScreen
-from widgets.virtual_table import OPEN_ROW
+from widgets.counters import CounterPanel
+from widgets.keyed_table import KeyedTable
+from widgets.pane_table import PaneTable
+from widgets.textual_fixes import preload_css
+from widgets.virtual_table import OPEN_ROW, VirtualTable
 
 _IP = re.compile(r"(?:nw_src|nw_dst|arp_spa|arp_tpa|ipv6_src|ipv6_dst|nd_target)="
                  r"([0-9a-fA-F.:]+)")
+
+
+def _freeze_heap(enable: bool) -> None:
+    """Once the node's flows are read: keep the garbage collector off what is there.
+
+    A full collection walks every object alive; at 50k flows it stopped the
+    whole process (the UI thread included) for 150-530 ms every ~2 s, which
+    was most of the keys' p95. What exists once the first dump is read (the
+    flows, the UI, the modules) mostly lives on; frozen, a full collection
+    walks only what came after. Collected first, so no garbage is kept.
+    """
+    gc.collect()
+    gc.freeze()
+    if enable:
+        gc.enable()
 
 
 class RefreshDone(Message):
@@ -95,6 +116,9 @@ class JumpProvider(Provider):
 HELP_SCREENS = (OverviewScreen, InstanceScreen, PortScreen, VlanScreen, FlowsScreen,
                 FlowDetailScreen, ProblemsScreen, PathScreen, TraceScreen, DropsScreen,
                 ConntrackScreen)
+# Their CSS and their widgets', parsed once at start (widgets/textual_fixes.py preload_css)
+PRELOADED_CSS = (*HELP_SCREENS, HelpScreen, PaneTable, VirtualTable, KeyedTable, CounterPanel,
+                 Input, Grid, VerticalScroll)
 
 
 class OvsVlanApp(App):
@@ -134,6 +158,8 @@ class OvsVlanApp(App):
         self._last_start = float("-inf")
         self._refresh_timer: Timer | None = None
         self._jump_cache: tuple[int, list] | None = None
+        self._heap_frozen = False
+        preload_css(self, PRELOADED_CSS)
 
     @classmethod
     def keys_everywhere(cls) -> list[Binding]:
@@ -207,9 +233,11 @@ class OvsVlanApp(App):
         self.effective_interval = max(self.interval, round(refresh.took * 1.5, 1))
         if not self.paused and isinstance(self.screen, NodeScreen):
             self._feed(self.screen)
-        if self._gc_paused and refresh.flows_settled:
+        if not self._heap_frozen and refresh.flows_settled:
+            self._heap_frozen = True
+            # once that frame is drawn; the GC paused at start (tui/cli.py) comes back on
+            self.call_after_refresh(_freeze_heap, self._gc_paused)
             self._gc_paused = False
-            self.call_after_refresh(gc.enable)  # once that frame is drawn
         if refresh.flows_pending:  # bridges shown; their first flow dump follows at once
             self._refresh_again = False
             self._kick(now=True)

@@ -137,6 +137,7 @@ class VirtualTable(ScrollView, can_focus=True):
         self.hidden: frozenset[str] = frozenset()
         self._layout: tuple[tuple[int, int], ...] = ()  # (column index, width) shown
         self._layout_width = -1  # the width it was made for
+        self._drawn: dict[int, tuple[tuple, Strip]] = {}  # row index -> (what, its line)
 
     # -- data -----------------------------------------------------------------
 
@@ -313,8 +314,18 @@ class VirtualTable(ScrollView, can_focus=True):
             style = style + self.get_component_rich_style("virtual-table--cursor")
         elif index == self.cursor:
             style = style + self.blurred_cursor_style()
+        # A refresh rebuilds the rows but changes few of them, a cursor move two:
+        # a line is drawn again only when what it shows changed.
+        drawn = (row, style, scroll_x, width, self._column_layout())
+        cached = self._drawn.get(index)
+        if cached is not None and cached[0] == drawn:
+            return cached[1]
+        if len(self._drawn) > 4 * max(self.size.height, 50):
+            self._drawn.clear()
         strip = self._line(row.cells, style)
-        return strip.crop(scroll_x, scroll_x + width).extend_cell_length(width, style)
+        strip = strip.crop(scroll_x, scroll_x + width).extend_cell_length(width, style)
+        self._drawn[index] = (drawn, strip)
+        return strip
 
     def blurred_cursor_style(self) -> Style:
         """The cursor row while another widget has the focus."""
