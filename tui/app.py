@@ -295,8 +295,18 @@ class OvsVlanApp(App):
     @on(WantFeed)
     def _want_feed(self, message: WantFeed) -> None:
         screen = message.screen
-        if screen is self.screen and isinstance(screen, NodeScreen):  # still on top
+        # still on top, and not fed the latest already (by pop_screen)
+        if screen is self.screen and isinstance(screen, NodeScreen) \
+                and screen.shown is not self.latest:
             self._feed(screen)
+
+    def pop_screen(self):
+        """Back to a screen: fed the latest refresh before its first frame, so it
+        never shows what it showed when it was left, even for a moment."""
+        done = super().pop_screen()
+        if isinstance(self.screen, NodeScreen):
+            self._feed(self.screen)
+        return done
 
     @on(OpenInstance)
     def _open_instance(self, message: OpenInstance) -> None:

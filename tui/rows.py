@@ -11,7 +11,7 @@ from rich.text import Text
 from model import neutron, ovn, ovn_tables, words
 from model.join import NodeModel, PortView, VlanView, VnicView
 from model.neutron import DEAD_VLAN
-from model.records import Flow
+from model.records import Flow, FlowKey
 from model.words import display_name
 from node.session import Refresh
 from widgets import format as fmt
@@ -371,3 +371,9 @@ def flow_row(model: NodeModel, refresh: Refresh, flow: Flow, key: str, text: str
 def flow_key_text(flow: Flow) -> str:
     """A flow's identity as a row key (FlowKey as text)."""
     return f"{flow.bridge}\x1f{flow.table}\x1f{flow.priority}\x1f{flow.cookie}\x1f{flow.match}"
+
+
+def key_text(key: FlowKey) -> str:
+    """The row key of the flow with this FlowKey (the same text as flow_key_text)."""
+    bridge, table, priority, match, cookie = key
+    return f"{bridge}\x1f{table}\x1f{priority}\x1f{cookie}\x1f{match}"

@@ -57,3 +57,17 @@ async def test_a_slow_superseded_selection_never_lands_over_the_newer_one(monkey
         assert "sorted by rate" in summary_of(screen)
         assert "slow" not in summary_of(screen)
         assert len(table.rows) == every_flow
+
+
+def test_the_moving_count_is_the_chosen_flows_whose_rate_is_above_zero():
+    from model.scopes import Scope, select_flows
+    from tests.fakes import seed_refresh
+    from tui import rows
+
+    refresh = seed_refresh()
+    for scope in (Scope("all"), Scope("bridge", "br-provider")):
+        chosen = select_flows(refresh.model, scope, "", "table", lambda f: None)
+        index = {rows.flow_key_text(f): i for i, f in enumerate(chosen)}
+        each = sum(1 for f in chosen if (refresh.rate(f) or (0,))[0] > 0)
+        assert each > 0  # the seed's ping moves flows on both bridges
+        assert flows_screen._moving(refresh, index) == each

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
+from rich.console import Console, ConsoleOptions
+from rich.measure import Measurement
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -79,4 +82,35 @@ class HelpScreen(Screen):
         with VerticalScroll() as keys:
             keys.border_title = "Keys"
             keys.border_subtitle = "Esc, q or ?: close"
-            yield Static(self.key_table())
+            yield Static(DrawnOnce(self.key_table()))
+
+
+class DrawnOnce:
+    """A rich renderable laid out once per width.
+
+    Textual measures a Static's content several times while it arranges a
+    screen (its width, then its height at that width, then draws it), and
+    rich lays a Table out again each time: ~50 ms for the help's table, so
+    ~1 s for the first `?` and ~0.4 s for each one after it, at 160x48.
+    """
+
+    def __init__(self, renderable) -> None:
+        self.renderable = renderable
+        self._lines: dict[int, list] = {}
+        self._widths: dict[int, Measurement] = {}
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        found = self._widths.get(options.max_width)
+        if found is None:
+            found = self._widths[options.max_width] = Measurement.get(console, options,
+                                                                      self.renderable)
+        return found
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions):
+        lines = self._lines.get(options.max_width)
+        if lines is None:
+            lines = self._lines[options.max_width] = console.render_lines(
+                self.renderable, options.update(height=None), pad=False)
+        for line in lines:
+            yield from line
+            yield Segment.line()
