@@ -150,7 +150,10 @@ class LiveSources:
         results: dict[str, tuple[openflow.FlowDelta, str | None]] = {}
 
         async def dump_all() -> None:
-            done = await asyncio.gather(*(openflow.refresh_table(t, rundir=rundir, once=once)
+            # no statistics before these dumps: the frame with counters comes
+            # their wall time sooner; the next refresh dumps again to line them up
+            done = await asyncio.gather(*(openflow.refresh_table(t, rundir=rundir, once=once,
+                                                                 stats=False)
                                           for t in tables))
             results.update((t.bridge, r) for t, r in zip(tables, done))
 

@@ -18,7 +18,7 @@ STATS_RETRY = 60.0  # seconds before trying flow statistics again on a bridge th
 
 
 async def refresh_table(table: FlowTable, *, rundir: str | None = None,
-                        timeout: float = 5.0, once: bool = False
+                        timeout: float = 5.0, once: bool = False, stats: bool = True
                         ) -> tuple[FlowDelta, str | None]:
     """Bring ``table`` up to date with its bridge: (what changed, what went wrong or None).
 
@@ -32,10 +32,14 @@ async def refresh_table(table: FlowTable, *, rundir: str | None = None,
     read without what the next one is compared with (lines.DumpReader); the
     statistics taken before it would only serve the next one too (at 50k flows
     they cost ~0.2 s of CPU and delay the dump by their wall time).
+
+    ``stats=False``: a first dump wanted soonest (the TUI's first frame with
+    counters): the text alone, without statistics before it; the refresh
+    after it dumps the text again with them, to line them up.
     """
     bridge = table.bridge
     scan = None
-    if not once and time.monotonic() - table.stats_refused_at >= STATS_RETRY:
+    if stats and not once and time.monotonic() - table.stats_refused_at >= STATS_RETRY:
         # read as they come: a busy bridge's replies are never all held (200k flows: 25 MB)
         scan = table.stats_reader()
         stats = await wire.flow_stats(bridge, rundir=rundir, timeout=timeout, on_reply=scan.feed)

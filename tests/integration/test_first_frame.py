@@ -158,3 +158,24 @@ async def test_the_first_frame_reads_ovsdb_once_then_follows_it(shared_lab):
         assert all(s.status == "live" for s in states)
     finally:
         await backend.stop()
+
+
+def test_a_first_dump_without_statistics_is_lined_up_by_the_refreshes_after(shared_lab):
+    """The first dump goes without flow statistics before it (the counters come
+    sooner); the next refresh dumps the text again with them, and from the one
+    after on counters come from the statistics, every flow still there."""
+    endpoints = lab_endpoints(shared_lab)
+    sources = LiveSources(endpoints, topology_first=True)
+    sources.prefetch_flows().join()
+    sources.set_ovsdb(ovsdb.read_once(shared_lab.db), SourceState("ovsdb", "live"))
+    session = NodeSession(sources)
+    first = session.refresh()
+    table = sources._tables["br-int"]
+    assert not first.flows_pending and not table.lined_up
+    session.refresh()
+    third = session.refresh()
+    assert table.lined_up
+    assert [f.key for f in third.model.flows["br-int"].flows] == \
+        [f.key for f in first.model.flows["br-int"].flows]
+    assert third.model.problems == ()
+    sources.close()
