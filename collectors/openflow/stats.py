@@ -75,9 +75,9 @@ class Said:
 class Scan:
     """Flow statistics read reply by reply as they come, against what the switch
     ``said`` of each of ``flows`` (entry N is flow N): only what differs is
-    kept, and the replies from the first one holding an entry that is not the
-    flow at its place (with no ``said``, every reply). A 200k-flow table's
-    replies are 25 MB; a refresh where only counters moved keeps none.
+    kept, and from the first reply holding an entry that is not the flow at
+    its place (with no ``said``, from the first), what they say in compact
+    form (``as_said``). No reply is kept: a 200k-flow table's are 25 MB.
 
     An entry the switch words as last time (its duration aside) costs a
     slice and its hash, ~0.45 us (comparing it with a kept copy was ~0.35 us,
@@ -89,14 +89,17 @@ class Scan:
         # (place, the hash of the entry now, (packets, bytes, duration) if the
         # counters are not the flow's) for each entry worded otherwise
         self.changes: list[tuple[int, int, tuple[int, int, float] | None]] = []
-        self.kept: list[bytes] = []
-        self.kept_from: int | None = None if said is not None else 0  # entry kept[0] starts at
+        # the first entry of the first reply not compared (one held an entry
+        # that is not its flow); None while every entry was its flow
+        self.kept_from: int | None = None if said is not None else 0
+        self._said_now = Said()  # what the statistics said, once kept_from is set
 
     def feed(self, reply: bytes) -> None:
         if self.kept_from is None and not self._compare(reply):
             self.kept_from = self.read
+            self._said_now = self._compared()
         if self.kept_from is not None:
-            self.kept.append(reply)
+            _add(self._said_now, reply)
 
     def _compare(self, reply: bytes) -> bool:
         """Take one reply's changes; False (nothing taken) when an entry is not its flow."""
@@ -138,18 +141,18 @@ class Scan:
     def as_said(self) -> Said:
         """What these statistics said of each flow (to tell, with the next
         ones, which entry is which flow of a text dump taken just after)."""
+        return self._compared() if self.kept_from is None else self._said_now
+
+    def _compared(self) -> Said:
+        """What the entries compared so far said: ``said`` with their changes."""
         out = Said()
-        upto = self.read if self.kept_from is None else self.kept_from
-        if self.said is not None and upto:
-            old = self.said
+        upto, old = self.read, self.said
+        if old is not None and upto:
             out.tables, out.priorities = old.tables[:upto], old.priorities[:upto]
             out.cookies, out.entries, out.flows = old.cookies[:upto], old.entries[:upto], \
                 old.flows[:upto]
             for n, now, _ in self.changes:
-                if n < upto:
-                    out.entries[n] = now
-        for reply in self.kept:
-            _add(out, reply)
+                out.entries[n] = now
         return out
 
 
