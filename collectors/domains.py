@@ -98,6 +98,11 @@ def parse_domain_xml(xml: str, *, state: str, id: int | None) -> Domain:
         if isinstance(e, DomainXmlError):
             raise
         raise DomainXmlError(f"malformed domain XML: {e}") from None
+    return domain_record(root, state=state, id=id)
+
+
+def domain_record(root: ET.Element, *, state: str, id: int | None) -> Domain:
+    """The record for a parsed ``<domain>`` (or the ``<domstatus>`` around one)."""
     if root.tag == "domstatus":
         # libvirt's status XML (run/libvirt/qemu/*.xml) wraps the live domain
         inner = root.find("domain")

@@ -7,8 +7,11 @@ The app drives it through the same ``Backend`` interface as ``LiveBackend``
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Callable
 
+from collectors.saved.assemble import read_flows
+from collectors.saved.result import SavedNode
 from node.session import NodeSession, Refresh
 from node.sources import SavedSources
 
@@ -33,3 +36,24 @@ class SavedBackend:
 
     def clear_mark(self) -> None:
         self.session.clear_mark()
+
+
+def recorded_at(saved: SavedNode) -> float:
+    """When the saved records were taken, as a session counts it: the path's time."""
+    return os.stat(saved.path).st_mtime
+
+
+class SavedNodeBackend(SavedBackend):
+    """A saved node opened with its flow dumps still to read (read.open_saved): the
+    first refresh shows everything else at once, the one right after reads them
+    (100k flows take seconds); ``saved`` is then the whole node, for its report."""
+
+    def __init__(self, saved: SavedNode) -> None:
+        self.saved = saved
+        rest = self._read_flows if saved.pending else None
+        super().__init__(SavedSources(saved.observation, recorded_at(saved), rest=rest),
+                         hostname=saved.observation.hostname)
+
+    def _read_flows(self):
+        self.saved = read_flows(self.saved)
+        return self.saved.observation

@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping, Protocol
+from typing import Callable, Mapping, Protocol
 
 from collectors import netlink, openflow, ovn_pki, ovn_sb
 from collectors.domains import LibvirtSource, LibvirtUnavailable
@@ -370,12 +370,24 @@ class SavedSources:
     its data, and "error" saying so when they do not; a state given in
     ``records.sources`` that is not "live" is kept as it is (say, why a
     command's output could not be read). Counters never move, so there are no
-    rates, no flow history and nothing moves since a mark.
+    rates, no flow history and nothing moves since a mark. Records whose flow
+    dumps are still to be read are shown first as the live tool shows a node
+    before its first dump: those bridges without flows, and no verdict on them.
     """
 
-    def __init__(self, records: Observation, recorded_at: float) -> None:
-        self._records = records
+    def __init__(self, records: Observation, recorded_at: float,
+                 rest: Callable[[], Observation] | None = None) -> None:
+        """``rest``: the records made whole (the flow dumps' lines read), called by
+        the second reading; the first one shows ``records``, its flows pending."""
+        self._recorded_at = recorded_at
+        self._rest = rest
+        self._read_once = False
         self._clock = time.monotonic()  # one instant for every reading: no rates
+        self._details: dict = {}
+        self._take(records)
+
+    def _take(self, records: Observation) -> None:
+        self._records = records
         given = {s.source: s for s in records.sources}
         held = {"ovsdb": records.ovsdb is not None, "openflow": bool(records.flows),
                 "libvirt": records.domains is not None, "netlink": records.links is not None}
@@ -386,20 +398,24 @@ class SavedSources:
                 states.append(state)
             elif held[source] or state is not None:
                 states.append(SourceState(source, "saved", state.detail if state else "",
-                                          recorded_at))
+                                          self._recorded_at))
             else:
                 states.append(SourceState(source, "error", "not in the saved records"))
         self._states = tuple(states)
         self._deltas = MappingProxyType({b: openflow.FlowDelta(b, 0.0) for b in records.flows})
-        self._details: dict = {}
 
     def read(self) -> Reading:
+        if self._rest is not None and self._read_once:
+            self._take(self._rest())
+            self._rest = None
+        self._read_once = True
         r = self._records
         return Reading(ovsdb=r.ovsdb, flows=r.flows, deltas=self._deltas,
                        port_counters=r.port_counters, domains=r.domains,
                        vnic_stats=r.vnic_stats, links=r.links, links_read=r.links,
                        states=self._states, clock=self._clock, ovn_sb=r.ovn_sb,
-                       port_bridges=frozenset(c.bridge for c in r.port_counters))
+                       port_bridges=frozenset(c.bridge for c in r.port_counters),
+                       flows_pending=self._rest is not None)
 
     def links_changed(self) -> None:
         """Saved links never change."""

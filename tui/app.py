@@ -238,9 +238,9 @@ class OvsVlanApp(App):
             # once that frame is drawn; the GC paused at start (tui/cli.py) comes back on
             self.call_after_refresh(_freeze_heap, self._gc_paused)
             self._gc_paused = False
-        if refresh.flows_pending:  # bridges shown; their first flow dump follows at once
-            self._refresh_again = False
-            self._kick(now=True)
+        if refresh.flows_pending:  # bridges shown; their first flow dump follows at once,
+            self._refresh_again = False  # once they are on screen (a saved dump's reading
+            self.call_after_refresh(self._kick, now=True)  # would hold the GIL from the paint)
         elif self._refresh_again:
             self._refresh_again = False
             self._kick()
@@ -459,16 +459,13 @@ def run_app(endpoints: Endpoints, *, interval: float = 1.0,
 
 
 def saved_app(path: str) -> OvsVlanApp:
-    """The app on a saved node (--from): every screen, the recorded counters, no rates."""
-    from collectors.saved.read import read_saved
-    from node.saved import SavedBackend
-    from tui.snapshot import saved_sources
+    """The app on a saved node (--from): every screen, the recorded counters, no rates.
+    Its flow dumps are read by the refresh after the first frame (node/saved.py)."""
+    from collectors.saved.read import open_saved
+    from node.saved import SavedNodeBackend
 
-    saved = read_saved(path)
-    lines = saved.report()
-    print("\n".join(lines), file=sys.stderr)  # still on the terminal when the TUI exits
-    backend = SavedBackend(saved_sources(saved), hostname=saved.observation.hostname)
-    return OvsVlanApp(backend, interval=5.0, notice=saved_summary(saved))
+    saved = open_saved(path)
+    return OvsVlanApp(SavedNodeBackend(saved), interval=5.0, notice=saved_summary(saved))
 
 
 def saved_summary(saved) -> str:
@@ -481,7 +478,10 @@ def saved_summary(saved) -> str:
 
 
 def run_saved_app(path: str) -> int:
-    saved_app(path).run()
+    app = saved_app(path)
+    app.run()
+    # what each file was read as, flow counts included: on the terminal the TUI leaves
+    print("\n".join(app.backend.saved.report()), file=sys.stderr)
     return 0
 
 

@@ -116,11 +116,17 @@ def instance_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, dict]]:
     return out
 
 
-def flow_pps(refresh: Refresh, flow: Flow | None, also: tuple[Flow, ...] = ()) -> str | Text:
+def flow_pps(refresh: Refresh, flow: Flow | None, also: tuple[Flow, ...] = (),
+             bridge: str | None = None) -> str | Text:
     """'1.0 (77)': packets per second, and (in brackets) the flow's packet count;
-    with ``also`` (a tunnel VLAN's unicast flows beside its flood flow) their sum."""
+    with ``also`` (a tunnel VLAN's unicast flows beside its flood flow) their sum.
+    Before the first flow dump of ``bridge`` (of any bridge when it is not known)
+    a missing flow is "reading", never "none"."""
     if flow is None:
-        return Text("none", style="red")
+        flows = refresh.model.flows
+        reading = refresh.flows_pending and (bridge not in flows if bridge is not None else any(
+            b.name not in flows for b in refresh.model.bridges))
+        return Text("reading", style="yellow") if reading else Text("none", style="red")
     rates = [r[0] for r in (refresh.rate(f) for f in (flow, *also)) if r]
     return (f"{fmt.rate(sum(rates) if rates else None)} "
             f"({fmt.count(sum(f.n_packets for f in (flow, *also)))})")
@@ -159,8 +165,9 @@ def vlan_rows(model: NodeModel, refresh: Refresh) -> list[tuple[str, dict]]:
             "bridge": v.physical_bridge or v.tunnel_bridge or "?",
             "nic": (way_out or "-") if v.tunnel_bridge else nics_text(model, v.nics) or "-",
             "ports": str(len(v.ports)),
-            "egress": flow_pps(refresh, v.egress_flow, v.tunnel_unicast_flows),
-            "ingress": flow_pps(refresh, v.ingress_flow),
+            "egress": flow_pps(refresh, v.egress_flow, v.tunnel_unicast_flows,
+                               v.physical_bridge or v.tunnel_bridge),
+            "ingress": flow_pps(refresh, v.ingress_flow, bridge=v.bridge),
         }))
     return out
 

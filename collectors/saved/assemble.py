@@ -16,11 +16,11 @@ from collectors.domains import DomainXmlError
 from collectors.saved import kinds, libvirt_saved, vsctl_list
 from collectors.saved.confdb import ConfDbError, read_confdb
 from collectors.saved.ovsdb_rows import idl_row, snapshot_from_rows
-from collectors.saved.result import SavedFile, SavedNode
+from collectors.saved.result import FlowFile, SavedFile, SavedNode
 from collectors.saved.vsctl_show import parse_vsctl_show
 from collectors.ovsdb import interface_record, optional
 from model.join import ofp_name
-from model.records import Domain, FlowDump, Observation, OvsdbSnapshot, SourceState, frozen_map
+from model.records import Domain, Observation, OvsdbSnapshot, SourceState, frozen_map
 
 _SAME_FORMAT = {kinds.OFCTL_SHOW, kinds.PORTS_DESC}  # over OpenFlow 1.3+ `show` prints a port desc
 OFPP_LOCAL = 65534  # the bridge's own port, printed LOCAL by ovs-ofctl
@@ -29,6 +29,8 @@ _COMMAND = re.compile(r"ovs-ofctl\s(?:.*\s)?dump-flows\s+(?:--\s+)?(\S+)")
 _REFS = re.compile(r'(?:in_port=|output:)("(?:[^"\\]|\\.)*"|[^,\s()]+)')
 # dump-flows of one bridge in order of preference: the live tool's (OVS's default protocol), then
 # the newer ones a bridge limited to OpenFlow 1.3+ answers.
+UNKNOWN_TIME = "(time unknown)"
+READING = "being read: flows of "  # a chosen flow dump's note until read_flows reads it
 PROTOCOLS = (None, "OpenFlow10", "OpenFlow13", "OpenFlow14", "OpenFlow15", "OpenFlow11", "OpenFlow12")
 
 
@@ -68,7 +70,8 @@ class Assembler:
     def add(self, name: str, data: bytes, kind: str | None = None, *, bridge: str | None = None,
             protocol: str | None = None) -> None:
         """``kind`` and ``bridge`` when the file's name says them (a sosreport)."""
-        found = kinds.recognise(data)
+        decoded = kinds.decoded(data)  # once: a flow dump is 20 MB
+        found = kinds.recognise(data, decoded)
         if kind is None and found is None:
             self.skip(name, "not an output this tool reads")
             return
@@ -77,7 +80,8 @@ class Assembler:
             self.warn(name, kind, f"named like {kind} but holds {found}: not read")
             return
         kind = kind or found
-        text = "" if kind == kinds.CONF_DB else kinds.dedent(data.decode("utf-8", "replace"))
+        text = "" if kind == kinds.CONF_DB else kinds.dedent(
+            decoded if decoded is not None else data.decode("utf-8", "replace"))
         try:
             note = self._parse(name, kind, data, text, bridge, protocol)
         except (ValueError, DomainXmlError, ConfDbError) as e:
@@ -138,7 +142,7 @@ class Assembler:
                 ports.setdefault(port, OFPP_LOCAL if number == "LOCAL" else number)
             return f"{len(numbers)} ports of {bridge}"
         if kind == kinds.DUMP_FLOWS:
-            if not any(openflow.parse_flow_line("", l) for l in text.splitlines()):
+            if not _has_flow(text):
                 if not re.search(r"(NXST|OFPST)_FLOW reply", text):
                     return None
             self.flow_texts.append((name, text, bridge, protocol))
@@ -218,9 +222,12 @@ class Assembler:
         return replace(snap, bridges=tuple(bridges), ovs_version=version,
                        external_ids=snap.external_ids or frozen_map(ids))
 
-    def _flows(self, ovsdb: OvsdbSnapshot | None) -> dict[str, FlowDump]:
+    def _choose_flows(self, ovsdb: OvsdbSnapshot | None) -> list[FlowFile]:
+        """Each bridge's flow dump, chosen before any is parsed (sos saves two of
+        br-int, each of 100k lines on a busy node: only the one used is read)."""
         known = [b.name for b in ovsdb.bridges] if ovsdb else []
-        chosen: dict[str, tuple[int, str, FlowDump]] = {}
+        chosen: dict[str, tuple[int, FlowFile]] = {}
+        unused: list[FlowFile] = []
         for name, text, bridge, protocol in self.flow_texts:
             how = "its file name"
             if bridge is None:
@@ -228,26 +235,22 @@ class Assembler:
             if bridge is None:
                 self.warn(name, kinds.DUMP_FLOWS, how)
                 continue
-            dump = openflow.parse_dump(bridge, text, 0.0)
-            # a saved flow's age is the one recorded: no clock makes it older
-            dump = replace(dump, flows=tuple(replace(f, seen_at=None) for f in dump.flows))
             rank = PROTOCOLS.index(protocol) if protocol in PROTOCOLS else len(PROTOCOLS)
             old = chosen.get(bridge)
-            note = f"{len(dump.flows)} flows of {bridge} (bridge from {how})"
             if old is None or rank < old[0]:
                 if old is not None:
-                    self._replace_note(old[1], f"not used: {name} has the same bridge's flows")
-                chosen[bridge] = (rank, name, dump)
-                self.files.append(SavedFile(name, kinds.DUMP_FLOWS, note))
-                self._use("openflow", name)
+                    unused.append(old[1])
+                chosen[bridge] = (rank, FlowFile(name, bridge, how, text))
             else:
-                self.files.append(SavedFile(name, None, f"{note}; not used: {old[1]} is read"))
-        return {b: d for b, (_, _, d) in sorted(chosen.items())}
-
-    def _replace_note(self, name: str, note: str) -> None:
-        self.files = [SavedFile(f.name, None, f"{f.note}; {note}") if f.name == name else f
-                      for f in self.files]
-        self.used["openflow"] = [n for n in self.used.get("openflow", []) if n != name]
+                unused.append(FlowFile(name, bridge, how, text))
+        for f in unused:
+            self.files.append(SavedFile(f.name, None, f"flows of {f.bridge} (bridge from "
+                                        f"{f.how}); not used: {chosen[f.bridge][1].name} is read"))
+        out = [f for _, (_, f) in sorted(chosen.items())]
+        for f in out:
+            self.files.append(SavedFile(f.name, kinds.DUMP_FLOWS, f"{READING}{f.bridge}"))
+            self._use("openflow", f.name)
+        return out
 
     def _port_counters(self, ovsdb) -> tuple:
         """One dump-ports per bridge (the protocol order of flows), its ports by name:
@@ -309,11 +312,12 @@ class Assembler:
         self.files = [SavedFile(f.name, f.read_as, note) if f.name == name else f for f in self.files]
 
     def node(self, taken: str | None, fallback_hostname: str) -> SavedNode:
+        """Everything but the flow dumps' lines, which read_flows reads."""
         ovsdb = self._ovsdb()
-        flows = self._flows(ovsdb)
+        pending = self._choose_flows(ovsdb)
         ports = self._port_counters(ovsdb)
         domains = self._domains()
-        when = taken or "(time unknown)"
+        when = taken or UNKNOWN_TIME
         missing = {"ovsdb": "no ovs-vsctl show, listing or conf.db was saved",
                    "openflow": "no ovs-ofctl dump-flows was saved",
                    "libvirt": "no domain XML or virsh list was saved",
@@ -322,11 +326,52 @@ class Assembler:
             SourceState(s, "saved", when) if self.used.get(s)
             else SourceState(s, "error", f"{missing[s]}: not shown")
             for s in ("ovsdb", "openflow", "libvirt", "netlink"))
+        if pending:  # as the live tool says of its first flow dumps
+            states = _with_state(states, SourceState(
+                "openflow", "connecting", "reading the saved flow dumps of "
+                + ", ".join(f.bridge for f in pending)))
         obs = Observation(hostname=self.hostname or fallback_hostname, ovsdb=ovsdb,
-                          flows=MappingProxyType(flows), port_counters=ports, domains=domains,
+                          flows=MappingProxyType({}), port_counters=ports, domains=domains,
                           links=self.links, sources=states)
         files = sorted(self.files, key=lambda f: (f.name[:1].isdigit(), f.name))
-        return SavedNode(self.path, self.kind, taken, obs, tuple(files))
+        return SavedNode(self.path, self.kind, taken, obs, tuple(files), tuple(pending))
+
+
+def read_flows(saved: SavedNode) -> SavedNode:
+    """The node with its pending flow dumps read: their bridges' flows, each file's
+    count, and openflow "saved" at the node's time."""
+    if not saved.pending:
+        return saved
+    flows = dict(saved.observation.flows)
+    notes = {}
+    for f in saved.pending:
+        # no clock (seen_at None): a saved flow's age is the one recorded, nothing makes
+        # it older; one replace of the dump, not of each of its flows (100k: ~1 s)
+        dump = openflow.parse_dump(f.bridge, f.text, None)
+        flows[f.bridge] = replace(dump, taken_at=0.0)
+        notes[f.name] = f"{len(dump.flows)} flows of {f.bridge} (bridge from {f.how})"
+    files = tuple(replace(x, note=notes[x.name]) if x.name in notes and x.read_as else x
+                  for x in saved.files)
+    obs = replace(saved.observation, flows=MappingProxyType(dict(sorted(flows.items()))),
+                  sources=_with_state(saved.observation.sources, SourceState(
+                      "openflow", "saved", saved.taken or UNKNOWN_TIME)))
+    return replace(saved, observation=obs, files=files, pending=())
+
+
+def _with_state(states: tuple[SourceState, ...], state: SourceState) -> tuple[SourceState, ...]:
+    return tuple(state if s.source == state.source else s for s in states)
+
+
+def _has_flow(text: str) -> bool:
+    """Whether a line is a flow, looking no further than the first one (not 100k lines)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        if openflow.parse_flow_line("", text[start:end]) is not None:
+            return True
+        start = end + 1
+    return False
 
 
 def _list(value):

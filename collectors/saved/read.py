@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from collectors.saved import kinds
-from collectors.saved.assemble import Assembler
+from collectors.saved.assemble import Assembler, read_flows
 from collectors.saved.result import SavedError, SavedNode
 from collectors.saved.snapshot_json import read_snapshot
 from collectors.saved.sosreport import is_sosreport_dir, read_sosreport
@@ -20,6 +20,13 @@ MAX_FILE = 512 * 1024 * 1024
 
 
 def read_saved(path: str | Path) -> SavedNode:
+    """The whole saved node, its flow dumps read."""
+    return read_flows(open_saved(path))
+
+
+def open_saved(path: str | Path) -> SavedNode:
+    """The saved node but its flow dumps' lines (``pending``: assemble.read_flows reads
+    them), so a display shows the rest first; bad input is refused here, before that."""
     p = Path(path)
     if not p.exists():
         raise SavedError(f"--from {path}: no such file or directory")

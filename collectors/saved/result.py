@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from model.records import Observation
 
@@ -21,6 +21,17 @@ class SavedFile:
     warning: bool = False  # it looks like a known output but gave nothing usable
 
 
+@dataclass(frozen=True, slots=True)
+class FlowFile:
+    """The flow dump chosen for a bridge, its lines not read yet (read_flows reads
+    them): 100k lines take seconds, the first frame does not wait for them."""
+
+    name: str
+    bridge: str
+    how: str  # how its bridge was told: "its file name", "the ports its flows use: ..."
+    text: str = field(repr=False)
+
+
 @dataclass(frozen=True)
 class SavedNode:
     path: str  # what was given to --from
@@ -28,6 +39,9 @@ class SavedNode:
     taken: str | None  # when the node was read, as the saved files say; None: unknown
     observation: Observation  # sources: "saved" for each one the files hold, else "error"
     files: tuple[SavedFile, ...]
+    # flow dumps not read yet: their bridges are missing from observation.flows and
+    # its openflow state says they are being read (assemble.read_flows reads them)
+    pending: tuple[FlowFile, ...] = field(default=(), repr=False)
 
     def report(self) -> list[str]:
         """One line per file: read as what, skipped, or a warning."""

@@ -7,11 +7,14 @@ that gave nothing are named in a notice."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 from model.contract import to_contract
 from tests.ui.test_drilldown_lab import cells, flow_text, flows_shown, on, text_of, until
-from tui.app import saved_app
+from collectors.saved.read import open_saved
+from node.saved import SavedNodeBackend
+from tui.app import OvsVlanApp, saved_app
 from tui.screens.flow_detail import FlowDetailScreen
 from tui.screens.instance import InstanceScreen
 from tui.screens.port import PortScreen
@@ -28,7 +31,9 @@ SIZE = (160, 50)
 
 
 async def opened(pilot) -> None:
-    await until(pilot, lambda: pilot.app.latest is not None, "the first refresh")
+    """The flow dumps read too (the first frame comes before them)."""
+    await until(pilot, lambda: pilot.app.latest is not None and not pilot.app.latest.flows_pending,
+                "the flow dumps read")
     await until(pilot, lambda: pilot.app.screen.query_one("#instances", PaneTable).row_count
                 == len(pilot.app.latest.model.instances), "the instance rows")
 
@@ -93,3 +98,38 @@ async def test_a_saved_snapshot_opens_on_the_same_picture(tmp_path):
             (v.local_vlan, v.physical_bridge) for v in model.vlans]
         assert [(p.kind, p.subject) for p in again.problems] == [
             (p.kind, p.subject) for p in model.problems]
+
+
+class HeldFlows(SavedNodeBackend):
+    """The real backend, its flow dumps read only once the test lets it (a busy
+    node's take seconds): what the operator sees in between."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(open_saved(path))
+        self.go = threading.Event()
+
+    def _read_flows(self):
+        self.go.wait(30)
+        return super()._read_flows()
+
+
+async def test_before_the_flow_dumps_are_read_the_vlan_map_says_reading_and_no_verdict():
+    backend = HeldFlows(OPENSTACK)
+    app = OvsVlanApp(backend, interval=5.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.latest is not None, "the first frame")
+        await until(pilot, lambda: app.screen.query_one("#vlans", PaneTable).row_count == 3,
+                    "the VLAN rows")
+        vlans = app.screen.query_one("#vlans", PaneTable)
+        vlan2 = cells(vlans, "2")
+        assert "reading" in vlan2 and "none" not in vlan2
+        bar = " ".join(text_of(app.screen.query_one(SourceBar)).split())
+        assert "openflow connecting" in bar and "checks could not run (openflow not read)" in bar
+        instances = app.screen.query_one("#instances", PaneTable)
+        (key,) = instances.rows.keys
+        assert "tap0e778df8-ca" in cells(instances, key) and "br-int:9" in cells(instances, key)
+        backend.go.set()
+        await opened(pilot)
+        await until(pilot, lambda: "(271)" in " ".join(cells(vlans, "2")), "VLAN 2's counts")
+        bar = " ".join(text_of(app.screen.query_one(SourceBar)).split())
+        assert "openflow saved" in bar and "no problems found" in bar
