@@ -291,22 +291,29 @@ class OvsVlanApp(App):
     def _feed(self, screen: NodeScreen) -> None:
         if self.latest is not None:
             screen.apply(Feed(self.latest, self.interval, self.effective_interval, self.paused))
+            if screen.shown is self.latest:  # not when it was not composed yet
+                screen.fed = self._feed_state()
 
     @on(WantFeed)
     def _want_feed(self, message: WantFeed) -> None:
         screen = message.screen
-        # still on top, and not fed the latest already (by pop_screen)
+        # still on top, and not fed all of it already (by pop_screen)
         if screen is self.screen and isinstance(screen, NodeScreen) \
-                and screen.shown is not self.latest:
+                and screen.fed != self._feed_state():
             self._feed(screen)
 
     def pop_screen(self):
         """Back to a screen: fed the latest refresh before its first frame, so it
         never shows what it showed when it was left, even for a moment."""
         done = super().pop_screen()
-        if isinstance(self.screen, NodeScreen):
-            self._feed(self.screen)
+        screen = self.screen
+        if isinstance(screen, NodeScreen) and screen.fed != self._feed_state():
+            self._feed(screen)  # (unless it shows all of it already: back within a refresh)
         return done
+
+    def _feed_state(self) -> tuple:
+        """What a feed would give a screen now (the refresh by identity)."""
+        return (id(self.latest), self.interval, self.effective_interval, self.paused)
 
     @on(OpenInstance)
     def _open_instance(self, message: OpenInstance) -> None:

@@ -27,6 +27,7 @@ class NodeScreen(Screen):
     crumb = "?"
     help_title = "?"  # its section in the help
     shown: Refresh | None = None  # the last refresh the app fed this screen
+    fed: tuple = ()  # the app's state when it fed it (OvsVlanApp._feed_state)
 
     def compose(self) -> ComposeResult:
         yield SourceBar(id="sources")
@@ -48,13 +49,13 @@ class NodeScreen(Screen):
     def apply(self, feed: Feed) -> None:
         """Called by the app for the screen on top only: hidden screens do no work."""
         refresh = feed.refresh
-        self.shown = refresh
         model = refresh.model
         said, clean = verdict(model)
         try:
             bar = self.query_one(SourceBar)
         except NoMatches:  # pushed but not composed yet: on_screen_resume asks again
             return
+        self.shown = refresh
         bar.show(
             hostname=model.hostname,
             ovs_version=model.ovs_version,
