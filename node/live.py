@@ -54,7 +54,8 @@ class LiveBackend:
         self._prefetching = False
         self._flows_shown = False  # a refresh with the flows has been handed out
         self._watch_started = False
-        self._following = False  # the OVSDB collector is started
+        self._ovsdb_lock = threading.Lock()  # the first read and the collector's snapshots
+        self._followed = False  # the collector has delivered a snapshot
         self._read_once_at: float | None = None  # time.time() of the first OVSDB read
         self._stopping = False
 
@@ -77,53 +78,43 @@ class LiveBackend:
         if ovsdb_once.direct(self.endpoints.db):
             threading.Thread(target=self._read_ovsdb_once, name="ovsdb first read",
                              daemon=True).start()
-        else:
-            self._follow_ovsdb()
+        self._follow_ovsdb()
         self._open_libvirt()
         # the link watcher starts once the flows are shown (see refresh)
 
     def _read_ovsdb_once(self) -> None:
         """The first frame's OVSDB, read once without python-ovs's IDL (0.02 s of
-        CPU where the IDL's first sync takes 0.23 s, on the bench node's 200
-        ports); the collector that follows OVSDB starts once the flows are
-        shown (see refresh). An unreadable database starts it at once: it says
-        why and tries again."""
+        CPU, where the IDL's first sync takes 0.23 s on the bench node's 200
+        ports), beside the collector that follows it; dropped if the collector
+        delivered first. A failure is left to the collector to say."""
         try:
             snapshot = ovsdb_once.read_once(self.endpoints.db)
         except OvsdbError:
-            try:
-                self._loop.call_soon_threadsafe(self._follow_ovsdb)
-            except RuntimeError:  # the app has closed its loop meanwhile
-                pass
             return
-        self._read_once_at = time.time()
-        self.sources.set_ovsdb(snapshot, SourceState("ovsdb", "live", f"read {self.endpoints.db}",
-                                                     self._read_once_at))
+        with self._ovsdb_lock:
+            if self._followed:
+                return
+            self._read_once_at = time.time()
+            self.sources.set_ovsdb(snapshot, SourceState(
+                "ovsdb", "live", f"read {self.endpoints.db}", self._read_once_at))
         self._changed("ovsdb")
 
     def _follow_ovsdb(self) -> None:
-        """Start the collector (on the loop's thread, once)."""
-        if self._following or self._stopping:
-            return
-        self._following = True
-        from collectors.ovsdb import OvsdbCollector  # python-ovs: 0.04 s off the start
-        followed = False  # the collector has delivered a snapshot
+        """Start the collector that follows OVSDB."""
+        from collectors.ovsdb import OvsdbCollector  # python-ovs: 0.04 s off the imports
 
         def on_snapshot(snapshot) -> None:
-            nonlocal followed
-            followed = True
-            self.sources.set_ovsdb(snapshot)
+            with self._ovsdb_lock:
+                self._followed = True
+                self.sources.set_ovsdb(snapshot)
             self._changed("ovsdb")
 
         def on_state(state: SourceState) -> None:
-            if not followed and self._read_once_at is not None:
-                # The first read is on screen while the collector connects: it
-                # stays live; a collector that cannot connect leaves it stale.
-                if state.status == "connecting":
-                    return
-                if state.status == "error":
-                    state = SourceState("ovsdb", "stale", state.detail, self._read_once_at)
-            self.sources.set_state(state)
+            with self._ovsdb_lock:
+                if state.status == "connecting" and not self._followed \
+                        and self._read_once_at is not None:
+                    return  # the first read is on screen, live, while the collector connects
+                self.sources.set_state(state)
             self._changed("ovsdb")
 
         self._ovsdb = OvsdbCollector(self.endpoints.db, on_snapshot, on_state)
@@ -191,7 +182,6 @@ class LiveBackend:
         if self._flows_shown and not self._watch_started and self._loop is not None:
             self._watch_started = True
             self._loop.call_soon_threadsafe(self._start_watching)
-            self._loop.call_soon_threadsafe(self._follow_ovsdb)
         refresh = self.session.refresh()
         self._flows_shown = self._flows_shown or refresh.flows_settled
         return refresh
