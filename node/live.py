@@ -84,9 +84,10 @@ class LiveBackend:
 
     def _read_ovsdb_once(self) -> None:
         """The first frame's OVSDB, read once without python-ovs's IDL (0.02 s of
-        CPU, where the IDL's first sync takes 0.23 s on the bench node's 200
-        ports), beside the collector that follows it; dropped if the collector
-        delivered first. A failure is left to the collector to say."""
+        CPU) beside the collector that follows it, so the first frame does not
+        wait for the IDL's first sync (0.23 s of CPU on the bench node's 200
+        ports); dropped if the collector delivered first. A failure is left to
+        the collector to say."""
         try:
             snapshot = ovsdb_once.read_once(self.endpoints.db)
         except OvsdbError:
@@ -101,7 +102,7 @@ class LiveBackend:
 
     def _follow_ovsdb(self) -> None:
         """Start the collector that follows OVSDB."""
-        from collectors.ovsdb import OvsdbCollector  # python-ovs: 0.04 s off the imports
+        from collectors.ovsdb import OvsdbCollector  # python-ovs, imported once the app runs
 
         def on_snapshot(snapshot) -> None:
             with self._ovsdb_lock:
