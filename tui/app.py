@@ -62,7 +62,7 @@ from tui.screens.vlan import VlanScreen
 from widgets.counters import CounterPanel
 from widgets.keyed_table import KeyedTable
 from widgets.pane_table import PaneTable
-from widgets.textual_fixes import preload_css
+from widgets.textual_fixes import preload_css, quick_escape
 from widgets.virtual_table import OPEN_ROW, VirtualTable
 
 _IP = re.compile(r"(?:nw_src|nw_dst|arp_spa|arp_tpa|ipv6_src|ipv6_dst|nd_target)="
@@ -160,6 +160,7 @@ class OvsVlanApp(App):
         self._jump_cache: tuple[int, list] | None = None
         self._heap_frozen = False
         preload_css(self, PRELOADED_CSS)
+        quick_escape()
 
     @classmethod
     def keys_everywhere(cls) -> list[Binding]:

@@ -21,3 +21,47 @@ def test_the_installed_textual_is_the_one_the_workarounds_were_written_for():
 def test_pyproject_pins_that_version():
     pyproject = (Path(__file__).parents[2] / "pyproject.toml").read_text()
     assert f'"textual=={textual_fixes.WRITTEN_FOR}"' in pyproject
+
+
+def _after_quick_escape(env: dict) -> list[str]:
+    """Textual's Escape wait and the Linux input thread's selector, after quick_escape()
+    in a fresh interpreter with ``env``."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from widgets import textual_fixes as f; f.quick_escape()\n"
+            "from textual import constants; from textual.drivers import linux_driver as d\n"
+            "print(constants.ESCAPE_DELAY); print(d.selectors.SelectSelector.__name__)")
+    clean = {k: v for k, v in os.environ.items() if k != "ESCDELAY"}
+    out = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, check=True,
+                         capture_output=True, text=True, cwd=Path(__file__).parents[2],
+                         timeout=60)
+    return out.stdout.split()
+
+
+def test_escape_goes_back_without_waiting_a_tenth_of_a_second():
+    delay, selector = _after_quick_escape({})
+    assert float(delay) == textual_fixes.QUICK_ESCAPE_S
+    assert selector == "_PromptSelector"  # looks at the Escape timer every 10 ms
+
+
+def test_an_operators_escdelay_is_left_to_textual():
+    delay, selector = _after_quick_escape({"ESCDELAY": "300"})
+    assert float(delay) == 0.3
+    assert selector == "SelectSelector"
+
+
+def test_the_prompt_selector_still_sees_input():
+    import os
+
+    r, w = os.pipe()
+    try:
+        selector = textual_fixes._PromptSelector()
+        selector.register(r, textual_fixes.selectors.EVENT_READ)
+        os.write(w, b"\x1b")
+        assert [key.fd for key, _ in selector.select(0.1)] == [r]  # input is still seen
+        selector.close()
+    finally:
+        os.close(r)
+        os.close(w)
