@@ -339,9 +339,17 @@ def up(lab: Lab) -> list[str]:
     return repaired
 
 
+def going(lab: Lab) -> None:
+    """The first step of every teardown: the build's token goes before anything is
+    stopped, so a `lab ping --continuous` whose ping a teardown kills sees its lab
+    going (and waits for the rebuild), not a ping that ended on a lab unchanged."""
+    (lab.dir / "generation").unlink(missing_ok=True)
+
+
 def down(lab: Lab) -> None:
     """Stop the lab's daemons by pid, delete its namespaces and files."""
     require_root("down")
+    going(lab)
     for sub in ("node", "tor"):
         cmd.stop_ovs(lab.dir / sub)
     remove_namespaces(lab.namespaces)

@@ -249,6 +249,7 @@ def stop_ovn(lab: Lab) -> None:
 def down(lab: Lab) -> None:
     """Stop the OVN daemons, then everything the ML2/OVS lab's `down` removes."""
     labnode.require_root("down")
+    labnode.going(lab)
     stop_ovn(lab)
     labnode.down(lab)
 

@@ -187,6 +187,7 @@ def down(lab: Lab) -> None:
     """Whatever the lab was built as: the second node and the agents'
     namespaces, then everything the OVN and the seed's lab remove."""
     labnode.require_root("down")
+    labnode.going(lab)
     cmd.stop_ovs(node2_rundir(lab))
     labnode.remove_namespaces(namespaces(lab))
     labovn.down(lab)

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -117,7 +118,7 @@ def test_up_on_a_damaged_lab_says_what_it_repaired_and_a_continuous_ping_follows
         assert (f"lab {fresh_lab.name!r} was damaged (ovs-vswitchd of the node namespace was "
                 "not running): rebuilt it") in up.stdout
         wait_until(lambda: "was rebuilt: pinging in the new one" in log.read_text(),
-                   "the ping saying it follows the rebuilt lab")
+                   "the ping saying it follows the rebuilt lab", log)
         after = lambda: log.read_text().split("was rebuilt")[1]  # noqa: E731
         wait_until(lambda: "bytes from" in after(), "a reply from the rebuilt lab")
         assert ping.poll() is None
@@ -126,10 +127,11 @@ def test_up_on_a_damaged_lab_says_what_it_repaired_and_a_continuous_ping_follows
         ping.wait(timeout=10)
 
 
-def wait_until(check, what: str, timeout: float = 60.0) -> None:
+def wait_until(check, what: str, log: Path | None = None, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
-        assert time.monotonic() < deadline, f"not seen within {timeout:g}s: {what}"
+        said = f"; the ping said:\n{log.read_text()[-2000:]}" if log else ""
+        assert time.monotonic() < deadline, f"not seen within {timeout:g}s: {what}{said}"
         time.sleep(0.2)
 
 

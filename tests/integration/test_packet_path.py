@@ -121,9 +121,12 @@ def test_healthy_every_hop_of_the_path_moves_at_the_pings_rate(shared_lab):
     for h in path.hops:
         if h.spec.key in ("vnic", "wire"):
             continue  # libvirt's test driver makes its counters up; the wire has none
-        # 5 pings a second each way, give or take the window's edges (and an ARP)
-        assert 3.5 <= h.out_pps <= 7.5, (h.spec.label, h.out_pps)
-        assert 3.5 <= h.in_pps <= 7.5, (h.spec.label, h.in_pps)
+        # 5 pings a second each way, give or take the window's edges (and an ARP);
+        # a shared hop (the patch ports, the NIC) also counts the lab's other
+        # packets (the VM's IPv6 start-up, the other instance's)
+        most = 10.0 if h.spec.shared else 7.5
+        assert 3.5 <= h.out_pps <= most, (h.spec.label, h.out_pps)
+        assert 3.5 <= h.in_pps <= most, (h.spec.label, h.in_pps)
         # none of the ping's packets is dropped; the VM's own IPv6 start-up
         # (what the security group refuses, table 93) may be, slowly
         assert all(rate < 1.0 for _flow, rate in h.drops), (h.spec.label, h.drops)
