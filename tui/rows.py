@@ -358,7 +358,7 @@ def match_cell(match: str, text: str = "") -> str:
     return match
 
 
-def flow_row(model: NodeModel, refresh: Refresh, flow: Flow, key: str, text: str = "") -> Row:
+def flow_row(model: NodeModel, refresh: Refresh, flow: Flow, key, text: str = "") -> Row:
     """``text``: the flows screen's filter (see match_cell)."""
     rate = refresh.rate(flow)
     since = refresh.since_mark(flow)
@@ -384,3 +384,23 @@ def key_text(key: FlowKey) -> str:
     """The row key of the flow with this FlowKey (the same text as flow_key_text)."""
     bridge, table, priority, match, cookie = key
     return f"{bridge}\x1f{table}\x1f{priority}\x1f{cookie}\x1f{match}"
+
+
+def flow_row_keys(flows) -> tuple[list, dict, bool]:
+    """Row keys of many flows, their positions, and whether the keys are the texts.
+
+    Each flow's key text hashed: an int (32 B) where the text is ~150 B, and a
+    refresh holds two choices at once (200k flows: 2 x 36 MB of texts and their
+    index). Should two texts hash alike, the texts are the keys: a row key never
+    stands for two flows."""
+    keys: list = [hash(flow_key_text(f)) for f in flows]
+    index = {k: i for i, k in enumerate(keys)}
+    if len(index) == len(keys):
+        return keys, index, False
+    keys = [flow_key_text(f) for f in flows]
+    return keys, {k: i for i, k in enumerate(keys)}, True
+
+
+def row_key_of(key: FlowKey, texts: bool):
+    """The row key flow_row_keys gave the flow with this FlowKey."""
+    return key_text(key) if texts else hash(key_text(key))

@@ -13,7 +13,7 @@ operator's place. On a narrow terminal the columns with the highest
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Hashable, Mapping, Sequence
 
 from rich.segment import Segment
 from rich.style import Style
@@ -38,7 +38,7 @@ class Column:
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    key: str
+    key: Hashable  # equal across refreshes for the same thing (text, or a compact int)
     cells: tuple[str | Text, ...]
     style: str = ""  # e.g. "moved" rows get the highlight style
 
@@ -48,7 +48,7 @@ class LazyRows(Sequence[Row]):
     drawn: building a Row for each of 50,000 flows cost 0.27 s a refresh on
     the UI thread, for the 40 that fit on screen."""
 
-    def __init__(self, keys: Sequence[str], build: Callable[[int], Row]) -> None:
+    def __init__(self, keys: Sequence[Hashable], build: Callable[[int], Row]) -> None:
         self.keys = keys
         self._build = build
         self._built: dict[int, Row] = {}
@@ -107,7 +107,7 @@ class VirtualTable(ScrollView, can_focus=True):
     GAP = 1  # spaces between columns
 
     class RowSelected(Message):
-        def __init__(self, table: "VirtualTable", key: str) -> None:
+        def __init__(self, table: "VirtualTable", key: Hashable) -> None:
             super().__init__()
             self.table = table
             self.key = key
@@ -117,7 +117,7 @@ class VirtualTable(ScrollView, can_focus=True):
             return self.table
 
     class RowHighlighted(Message):
-        def __init__(self, table: "VirtualTable", key: str | None) -> None:
+        def __init__(self, table: "VirtualTable", key: Hashable | None) -> None:
             super().__init__()
             self.table = table
             self.key = key
@@ -132,7 +132,7 @@ class VirtualTable(ScrollView, can_focus=True):
         super().__init__(name=name, id=id, classes=classes)
         self.columns = tuple(columns)
         self.rows: LazyRows = LazyRows.of(())
-        self._index: Mapping[str, int] = {}
+        self._index: Mapping[Hashable, int] = {}
         self.empty = empty
         self.hidden: frozenset[str] = frozenset()
         self._layout: tuple[tuple[int, int], ...] = ()  # (column index, width) shown
@@ -142,7 +142,7 @@ class VirtualTable(ScrollView, can_focus=True):
     # -- data -----------------------------------------------------------------
 
     def set_rows(self, rows: Sequence[Row] | LazyRows,
-                 index: Mapping[str, int] | None = None) -> None:
+                 index: Mapping[Hashable, int] | None = None) -> None:
         """Replace the rows; the cursor stays on the same key if it is still there.
 
         ``index`` (key -> position) may come ready-made from a worker thread.
@@ -167,13 +167,13 @@ class VirtualTable(ScrollView, can_focus=True):
             self.refresh()
 
     @property
-    def cursor_key(self) -> str | None:
+    def cursor_key(self) -> Hashable | None:
         return self.cursor_key_at(self.cursor)
 
-    def cursor_key_at(self, index: int) -> str | None:
+    def cursor_key_at(self, index: int) -> Hashable | None:
         return self.rows.keys[index] if 0 <= index < len(self.rows) else None
 
-    def move_to_key(self, key: str) -> bool:
+    def move_to_key(self, key: Hashable) -> bool:
         index = self._index.get(key)
         if index is None:
             return False

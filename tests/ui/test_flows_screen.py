@@ -67,7 +67,26 @@ def test_the_moving_count_is_the_chosen_flows_whose_rate_is_above_zero():
     refresh = seed_refresh()
     for scope in (Scope("all"), Scope("bridge", "br-provider")):
         chosen = select_flows(refresh.model, scope, "", "table", lambda f: None)
-        index = {rows.flow_key_text(f): i for i, f in enumerate(chosen)}
+        _keys, index, texts = rows.flow_row_keys(chosen)
         each = sum(1 for f in chosen if (refresh.rate(f) or (0,))[0] > 0)
         assert each > 0  # the seed's ping moves flows on both bridges
-        assert flows_screen._moving(refresh, index) == each
+        assert flows_screen._moving(refresh, index, texts) == each
+        by_text = {rows.flow_key_text(f): i for i, f in enumerate(chosen)}
+        assert flows_screen._moving(refresh, by_text, True) == each
+
+
+def test_row_keys_are_one_per_flow_and_the_same_across_refreshes():
+    """The flows screen keys its rows by each flow's identity (compact, hashed):
+    the cursor follows a flow whose counters moved, and no key stands for two."""
+    from dataclasses import replace
+
+    from model.scopes import Scope, select_flows
+    from tests.fakes import seed_refresh
+    from tui import rows
+
+    chosen = select_flows(seed_refresh().model, Scope("all"), "", "table", lambda f: None)
+    keys, index, _texts = rows.flow_row_keys(chosen)
+    assert len(set(keys)) == len(chosen) and index[keys[5]] == 5
+    moved = [replace(f, n_packets=f.n_packets + 7) for f in chosen]
+    assert rows.flow_row_keys(moved)[0] == keys
+    assert [rows.row_key_of(f.key, False) for f in chosen] == keys

@@ -29,15 +29,15 @@ _NOTHING = {  # why a scope can be empty, for the operator wondering
 }
 
 
-def _moving(refresh: Refresh, index: dict[str, int]) -> int:
-    """How many of the chosen flows (``index``: by row key) moved in the rate
-    window: the few that moved are looked up, not every flow's rate (the
-    same count, a tenth of the choice's time at 50k flows)."""
+def _moving(refresh: Refresh, index: dict, texts: bool = False) -> int:
+    """How many of the chosen flows (``index``: by row key, rows.flow_row_keys)
+    moved in the rate window: the few that moved are looked up, not every
+    flow's rate (the same count, a tenth of the choice's time at 50k flows)."""
     moving = 0
     for rates in refresh.flow_rates.values():
         for key, (packets, _) in rates.moved.items():
             if packets > 0 and rates.young.get(key, rates.seconds) > 0 \
-                    and rows.key_text(key) in index:
+                    and rows.row_key_of(key, texts) in index:
                 moving += 1
     return moving
 
@@ -102,11 +102,10 @@ class FlowsScreen(NodeScreen):
         model = refresh.model
         flows = select_flows(model, self.scope, text, sort,
                              lambda f: (refresh.rate(f) or (None, None))[0])
-        keys = [rows.flow_key_text(f) for f in flows]
-        index = {k: i for i, k in enumerate(keys)}
+        keys, index, texts = rows.flow_row_keys(flows)
         total = sum(len(d.flows) for d in model.flows.values())
         cookies = Counter(map(attrgetter("cookie"), flows))
-        moving = _moving(refresh, index)
+        moving = _moving(refresh, index, texts)
         self.app.call_from_thread(self._show_rows, generation, refresh, flows, keys, index,
                                   total, cookies, moving, text, sort)
 
