@@ -90,12 +90,11 @@ def find(db: str, ssl_table: tuple[str, str, str] | None, *, proc: str = "/proc"
     The ovn-controller whose DATABASE is ``db``; on the node's own OVSDB socket,
     also the only one running (a container may name its OVSDB otherwise).
     """
-    controllers = _controllers(proc)
-    mine = [(pid, command_line(args)) for pid, args in controllers
-            if _same_db(command_line(args)[1], db)]
+    controllers = [(pid, *command_line(args)) for pid, args in _controllers(proc)]
+    mine = [c for c in controllers if _same_db(c[2], db)]
     if not mine and len(controllers) == 1 and _same_db(db, DEFAULT_DB):
-        mine = [(controllers[0][0], command_line(controllers[0][1]))]
-    pid, files = (mine[0][0], mine[0][1][0]) if mine else (None, {})
+        mine = controllers
+    pid, files, _db = mine[0] if mine else (None, {}, "")
     if len(files) == 3:
         where = f"ovn-controller's command line (pid {pid})"
     elif ssl_table is not None and all(ssl_table):

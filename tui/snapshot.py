@@ -17,7 +17,6 @@ bookkeeping for a next refresh (refresh_table(once=True)), the cyclic GC
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 from typing import TYPE_CHECKING, Callable
@@ -145,9 +144,10 @@ def run_saved_snapshot(path: str, *, as_json: bool, pretty: bool = False) -> int
 
 def saved_sources(saved: SavedNode) -> SavedSources:
     """The saved records as a session reads a node (recorded at the files' time)."""
+    from node.saved import recorded_at
     from node.sources import SavedSources
 
-    return SavedSources(saved.observation, os.stat(saved.path).st_mtime)
+    return SavedSources(saved.observation, recorded_at(saved))
 
 
 def saved_session(saved: SavedNode) -> NodeSession:
