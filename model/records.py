@@ -194,6 +194,11 @@ class FlowDump:
     taken_at: float  # time.monotonic()
     unparsed: tuple[str, ...] = ()  # lines we could not read, shown raw
     error: str | None = None
+    # The same object in consecutive dumps of a bridge that hold the same flows
+    # in the same order (only counters moved); None where nobody tracks it. What
+    # is derived from the flows' identities and order (the flows screen's sorted
+    # choice and row keys) is kept while it stays the same.
+    layout: object | None = field(default=None, compare=False, repr=False)
 
 
 # --------------------------------------------------------------------------

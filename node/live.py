@@ -18,12 +18,15 @@ from collectors.ovsdb_rows import OvsdbError
 from model.records import SourceState
 from node.session import NodeSession, Refresh
 from node.sources import LiveSources
+from node.ui_first import UiFirst
 
 if TYPE_CHECKING:
     from collectors.ovsdb import OvsdbCollector
 
 
 class Backend(Protocol):
+    ui_first: UiFirst  # the app holds refreshes back while it answers a key
+
     def start(self, loop: asyncio.AbstractEventLoop, changed: Callable[[str], None]) -> None:
         """Start push sources; ``changed(source)`` may be called from any thread."""
 
@@ -43,8 +46,9 @@ class LiveBackend:
 
     def __init__(self, endpoints: Endpoints) -> None:
         self.endpoints = endpoints
-        self.sources = LiveSources(endpoints, topology_first=True)
-        self.session = NodeSession(self.sources)
+        self.ui_first = UiFirst()
+        self.sources = LiveSources(endpoints, topology_first=True, pause=self.ui_first.pause)
+        self.session = NodeSession(self.sources, pause=self.ui_first.pause)
         self._ovsdb: OvsdbCollector | None = None
         self._libvirt: LibvirtSource | None = None
         self._watcher: netlink.LinkWatcher | None = None
@@ -183,6 +187,7 @@ class LiveBackend:
         if self._flows_shown and not self._watch_started and self._loop is not None:
             self._watch_started = True
             self._loop.call_soon_threadsafe(self._start_watching)
+        self.ui_first.refresh_starts()
         refresh = self.session.refresh()
         self._flows_shown = self._flows_shown or refresh.flows_settled
         return refresh

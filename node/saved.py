@@ -14,18 +14,21 @@ from collectors.saved.assemble import read_flows
 from collectors.saved.result import SavedNode
 from node.session import NodeSession, Refresh
 from node.sources import SavedSources
+from node.ui_first import UiFirst
 
 
 class SavedBackend:
     """A session over sources that need nothing started (saved records)."""
 
     def __init__(self, sources: SavedSources, *, hostname: str | None = None) -> None:
-        self.session = NodeSession(sources, hostname=hostname)
+        self.ui_first = UiFirst()
+        self.session = NodeSession(sources, hostname=hostname, pause=self.ui_first.pause)
 
     def start(self, loop: asyncio.AbstractEventLoop, changed: Callable[[str], None]) -> None:
         pass  # saved records never change
 
     def refresh(self) -> Refresh:
+        self.ui_first.refresh_starts()
         return self.session.refresh()
 
     async def stop(self) -> None:

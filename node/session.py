@@ -14,7 +14,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
+from typing import Callable, Mapping
 
 from collectors import openflow
 from model.join import NodeModel, build_model
@@ -71,8 +71,11 @@ class NodeSession:
     """One node's refresh cycle over its ``Sources``: rates, flow history and the
     mark kept between refreshes, the joined model built at each one."""
 
-    def __init__(self, sources: Sources, *, hostname: str | None = None) -> None:
+    def __init__(self, sources: Sources, *, hostname: str | None = None,
+                 pause: Callable[[], None] | None = None) -> None:
+        """``pause``: called where the refresh may wait for the UI (node/ui_first.py)."""
         self.sources = sources
+        self._pause = pause or (lambda: None)
         self.hostname = hostname or socket.gethostname()
         self._bridges: set[str] = set()  # bridges of the last reading
         self._history: dict[FlowKey, deque] = {}
@@ -156,6 +159,7 @@ class NodeSession:
             links=reading.links,
             sources=reading.states,
         )
+        self._pause()
         model = build_model(obs, self.sources.detail_of)
         pending = reading.flows_pending
         if self._mark_wanted and not pending:

@@ -81,10 +81,13 @@ class Sources(Protocol):
 class LiveSources:
     """This node's collectors: OVSDB pushed in, flows, ports, libvirt and links pulled."""
 
-    def __init__(self, endpoints: Endpoints, *, topology_first: bool = False) -> None:
+    def __init__(self, endpoints: Endpoints, *, topology_first: bool = False,
+                 pause: Callable[[], None] | None = None) -> None:
         """``topology_first``: the first reading that knows bridges skips their
-        flows (see read), for a display that should show something at once."""
+        flows (see read), for a display that should show something at once.
+        ``pause``: called where a reading may wait for the UI (node/ui_first.py)."""
         self.endpoints = endpoints
+        self._pause = pause
         self._topology_first = topology_first
         self._lock = threading.Lock()
         self._ovsdb: OvsdbSnapshot | None = None
@@ -218,6 +221,8 @@ class LiveSources:
                                        f"first flow dump of {len(tables)} bridges"))
         else:
             deltas = self._flow_states(tables, flows, ovsdb_state)
+        if self._pause is not None:
+            self._pause()
         self._read_libvirt()
         self._read_southbound(ovsdb)
         now = time.monotonic()
@@ -254,7 +259,7 @@ class LiveSources:
         """Flows (those in ``done`` read already), port counters and links, at once."""
         rundir = self.endpoints.ovs_rundir
         to_read = [t for t in tables if t.bridge not in done] if with_flows else []
-        flow_jobs = [openflow.refresh_table(t, rundir=rundir) for t in to_read]
+        flow_jobs = [openflow.refresh_table(t, rundir=rundir, pause=self._pause) for t in to_read]
         port_jobs = [openflow.dump_ports(t.bridge, rundir=rundir) for t in tables]
         link_jobs = [self._read_links()] if links else []
         results = await asyncio.gather(*flow_jobs, *port_jobs, *link_jobs)

@@ -19,6 +19,7 @@ from typing import Callable
 from collectors import openflow
 from collectors.domains import parse_domain_xml
 from model.join import NodeModel, build_model
+from node.ui_first import UiFirst
 from collectors.netlink import parse_ip_link_detail
 from model.records import (
     FlowKey,
@@ -162,6 +163,7 @@ class FakeBackend:
     def __init__(self, *, marked: bool = False, refresh: Refresh | None = None) -> None:
         """``refresh``: serve this one instead of the seed's (e.g. unread_refresh())."""
         self.refreshes = 0
+        self.ui_first = UiFirst()  # held by keys; nothing here pauses for it
         self._plain = refresh or seed_refresh()
         self._marked = refresh or seed_refresh(marked=True)
         self.marked = marked

@@ -16,7 +16,7 @@ import sys
 import time
 from functools import partial
 
-from textual import on
+from textual import events, on
 from textual.app import App
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
@@ -31,6 +31,7 @@ from model.scopes import Scope, ports_of_flow
 from model.words import display_name
 from node.session import Refresh
 from node.live import Backend, LiveBackend
+from tui.choices import Choices
 from tui.navigation import (
     Feed,
     OpenFlowDetail,
@@ -112,6 +113,8 @@ class JumpProvider(Provider):
                 yield Hit(score, matcher.highlight(text), action, help=help_text)
 
 
+KEPT_SCREENS = 6  # screens kept mounted once left (push_kept)
+
 # The node screens, in the order the help lists their keys.
 HELP_SCREENS = (OverviewScreen, InstanceScreen, PortScreen, VlanScreen, FlowsScreen,
                 FlowDetailScreen, ProblemsScreen, PathScreen, TraceScreen, DropsScreen,
@@ -158,6 +161,8 @@ class OvsVlanApp(App):
         self._last_start = float("-inf")
         self._refresh_timer: Timer | None = None
         self._jump_cache: tuple[int, list] | None = None
+        self.flow_choices = Choices()  # the flows screens' choices, kept across refreshes
+        self._kept: list[str] = []  # the screens push_kept keeps, the last opened last
         self._heap_frozen = False
         preload_css(self, PRELOADED_CSS)
         quick_escape()
@@ -187,6 +192,13 @@ class OvsVlanApp(App):
         if self._refresh_timer is not None:
             self._refresh_timer.stop()
         await self.backend.stop()
+
+    async def on_event(self, event: events.Event) -> None:
+        """A key or a click first holds the refresh back (node/ui_first.py): its
+        screen is drawn with the interpreter to itself."""
+        if isinstance(event, (events.Key, events.MouseDown)):
+            self.backend.ui_first.hold()
+        await super().on_event(event)
 
     # -- the refresh cycle ---------------------------------------------------------
 
@@ -292,8 +304,6 @@ class OvsVlanApp(App):
     def _feed(self, screen: NodeScreen) -> None:
         if self.latest is not None:
             screen.apply(Feed(self.latest, self.interval, self.effective_interval, self.paused))
-            if screen.shown is self.latest:  # not when it was not composed yet
-                screen.fed = self._feed_state()
 
     @on(WantFeed)
     def _want_feed(self, message: WantFeed) -> None:
@@ -302,6 +312,36 @@ class OvsVlanApp(App):
         if screen is self.screen and isinstance(screen, NodeScreen) \
                 and screen.fed != self._feed_state():
             self._feed(screen)
+
+    def push_screen(self, screen, *args, **kwargs):
+        """A node screen comes with the latest refresh, shown in its first frame."""
+        done = super().push_screen(screen, *args, **kwargs)
+        pushed = self.get_screen(screen) if isinstance(screen, str) else screen
+        if isinstance(pushed, NodeScreen):
+            self._feed(pushed)
+        return done
+
+    def push_kept(self, name: str, make) -> None:
+        """Open a screen that stays mounted once left, as the help does: all the
+        flows, a port's screen, a path, opened again and again in a session.
+        Building one again cost 30-60 ms of the UI thread at 160x48 (its
+        widgets, their styles, a first layout); the last ``KEPT_SCREENS`` are kept."""
+        on_stack = set(map(id, self.screen_stack))
+        if name in self._kept and id(self.get_screen(name)) in on_stack:
+            self.push_screen(make())  # open below already (port -> path -> port): another one
+            return
+        if name in self._kept:
+            self._kept.remove(name)
+        else:
+            self.install_screen(make(), name)
+        self._kept.append(name)
+        for old in self._kept[:-KEPT_SCREENS]:
+            kept = self.get_screen(old)
+            if id(kept) not in on_stack:
+                self._kept.remove(old)
+                self.uninstall_screen(old)
+                kept.remove()
+        self.push_screen(name)
 
     def pop_screen(self):
         """Back to a screen: fed the latest refresh before its first frame, so it
@@ -313,8 +353,8 @@ class OvsVlanApp(App):
         return done
 
     def _feed_state(self) -> tuple:
-        """What a feed would give a screen now (the refresh by identity)."""
-        return (id(self.latest), self.interval, self.effective_interval, self.paused)
+        """What a feed would give a screen now (Feed.state)."""
+        return Feed(self.latest, self.interval, self.effective_interval, self.paused).state
 
     @on(OpenInstance)
     def _open_instance(self, message: OpenInstance) -> None:
@@ -322,11 +362,11 @@ class OvsVlanApp(App):
 
     @on(OpenPort)
     def _open_port(self, message: OpenPort) -> None:
-        self.push_screen(PortScreen(message.name))
+        self.push_kept(f"port {message.name}", lambda: PortScreen(message.name))
 
     @on(OpenPath)
     def _open_path(self, message: OpenPath) -> None:
-        self.push_screen(PathScreen(message.port))
+        self.push_kept(f"path {message.port}", lambda: PathScreen(message.port))
 
     @on(OpenConntrack)
     def _open_conntrack(self, message: OpenConntrack) -> None:
@@ -375,7 +415,7 @@ class OvsVlanApp(App):
         if subject.startswith("vlan ") and subject[5:].isdigit():
             self.push_screen(VlanScreen(int(subject[5:])))
         elif model.port(subject) is not None:
-            self.push_screen(PortScreen(subject))
+            self.push_kept(f"port {subject}", lambda: PortScreen(subject))
         elif any(v.localnet == subject for v in model.vlans):  # OVN: a localnet port
             self.push_screen(VlanScreen(next(v.key for v in model.vlans if v.localnet == subject)))
         else:
@@ -405,7 +445,10 @@ class OvsVlanApp(App):
             title = f"flows of {scope.value}"
         else:
             title = scope.title(model)
-        self.push_screen(FlowsScreen(scope, title, text))
+        if scope.kind == "all" and not text:
+            self.push_kept("all flows", lambda: FlowsScreen(scope, title))
+        else:
+            self.push_screen(FlowsScreen(scope, title, text))
 
     def _go(self, message_type: type[Message], *args) -> None:
         """A jump from the command palette: the same message a screen would post."""

@@ -36,6 +36,11 @@ class Feed:
     effective_interval: float  # used: longer when refreshes are slow
     paused: bool
 
+    @property
+    def state(self) -> tuple:
+        """What a screen fed this shows (the refresh by identity): the same, no need to feed."""
+        return (id(self.refresh), self.interval, self.effective_interval, self.paused)
+
 
 @message
 class WantFeed(Message):

@@ -68,7 +68,7 @@ class PaneTable(VirtualTable):
         if widths != [c.width for c in self.columns]:
             self.columns = tuple(dataclasses.replace(c, width=w)
                                  for c, w in zip(self.columns, widths))
-            self._layout = ()
+            self.columns_changed()
         self.set_rows(built)
 
     def blurred_cursor_style(self) -> Style:

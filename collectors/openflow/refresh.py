@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Callable
 
 from collectors.openflow import ofctl
 from collectors.openflow.lines import DumpReader
@@ -18,7 +19,8 @@ STATS_RETRY = 60.0  # seconds before trying flow statistics again on a bridge th
 
 
 async def refresh_table(table: FlowTable, *, rundir: str | None = None,
-                        timeout: float = 5.0, once: bool = False, stats: bool = True
+                        timeout: float = 5.0, once: bool = False, stats: bool = True,
+                        pause: Callable[[], None] | None = None
                         ) -> tuple[FlowDelta, str | None]:
     """Bring ``table`` up to date with its bridge: (what changed, what went wrong or None).
 
@@ -36,13 +38,17 @@ async def refresh_table(table: FlowTable, *, rundir: str | None = None,
     ``stats=False``: a first dump wanted soonest (the TUI's first frame with
     counters): the text alone, without statistics before it; the refresh
     after it dumps the text again with them, to line them up.
+
+    ``pause``: called before each statistics reply and each run of the text
+    is read, where the caller may let another thread go first.
     """
     bridge = table.bridge
     scan = None
     if stats and not once and time.monotonic() - table.stats_refused_at >= STATS_RETRY:
         # read as they come: a busy bridge's replies are never all held (200k flows: 25 MB)
         scan = table.stats_reader()
-        stats = await wire.flow_stats(bridge, rundir=rundir, timeout=timeout, on_reply=scan.feed)
+        feed = scan.feed if pause is None else (lambda reply: (pause(), scan.feed(reply)))
+        stats = await wire.flow_stats(bridge, rundir=rundir, timeout=timeout, on_reply=feed)
         if stats.error is not None:
             log.debug("flow statistics of %s: %s", bridge, stats.error)
             table.stats_refused_at = time.monotonic()
@@ -59,6 +65,8 @@ async def refresh_table(table: FlowTable, *, rundir: str | None = None,
 
     def read(lines: str) -> None:
         nonlocal reader
+        if pause is not None:
+            pause()
         if reader is None:
             reader = new_reader(time.monotonic())
         reader.feed(lines)

@@ -9,7 +9,7 @@ knows no byte offsets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 from collectors.openflow import stats as wire
@@ -127,6 +127,10 @@ class FlowTable:
         last = {flow.key: flow for flow in self._last()}
         self._heads, self._mids, self._said = [], [], None  # text and statistics unknown
         self._before = None
+        before = self._last()
+        same = self.dump is not None and len(dump.flows) == len(before) and all(
+            a.key == b.key and a.actions == b.actions for a, b in zip(dump.flows, before))
+        dump = replace(dump, layout=self.dump.layout if same else object())
         return self._take(dump, [(last.get(key), flow) for key, flow in flows.items()],
                           last.keys() - flows.keys())
 
@@ -172,6 +176,7 @@ class FlowTable:
         where: dict[FlowKey, int] | None = None  # place in last, built when needed
         place = 0  # where the next line is expected in last
         seen = 0  # flows of the last dump met again
+        in_place = True  # every flow read so far was where it was in the last dump
         while True:
             text = yield
             if text is None:
@@ -211,6 +216,8 @@ class FlowTable:
                     if where is None:
                         where = {f.key: n for n, f in enumerate(last)}
                     ahead = where.get(key)
+                if ahead != place or last[ahead].actions != flow.actions:
+                    in_place = False  # moved, new, or modified: another layout
                 if ahead is not None:
                     seen += 1
                     place = ahead + 1
@@ -238,7 +245,9 @@ class FlowTable:
             self._before = wire.scanned(stats_before, None, ()).as_said()
         else:
             self._before = None
-        dump = FlowDump(self.bridge, tuple(flows), taken_at, tuple(unparsed))
+        same = in_place and seen == total == len(flows) and self.dump is not None
+        dump = FlowDump(self.bridge, tuple(flows), taken_at, tuple(unparsed),
+                        layout=self.dump.layout if same else object())
         return self._take(dump, read, gone)
 
     @property
@@ -308,8 +317,8 @@ class FlowTable:
             now[n] = flow
             self._mids[n] = _with_counters(self._mids[n], packets, nbytes)
             changed.append((old, flow))
-        return self._take(FlowDump(self.bridge, tuple(now), taken_at, self.dump.unparsed),
-                          changed, ())
+        return self._take(FlowDump(self.bridge, tuple(now), taken_at, self.dump.unparsed,
+                                   layout=self.dump.layout), changed, ())
 
     def _take(self, dump: FlowDump, changed: list[tuple[Flow | None, Flow]], gone) -> FlowDelta:
         """Diff the flows that may have changed (each with its flow in the last dump,

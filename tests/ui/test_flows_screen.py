@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 
 from tests.ui.test_snapshots import app, to_port_flows, until
+from tui import choices
 from tui.screens import flows as flows_screen
 from tui.screens.flows import FlowsScreen
 from widgets.virtual_table import VirtualTable
@@ -20,7 +21,7 @@ async def test_a_slow_superseded_selection_never_lands_over_the_newer_one(monkey
     slow_started = threading.Event()
     slow_may_finish = threading.Event()
     slow_landing = threading.Event()
-    real_select = flows_screen.select_flows
+    real_select = choices.select_flows
 
     def select(model, scope, text, sort, rate):
         if text == "slow":  # the first choice: held until the second has landed
@@ -35,7 +36,7 @@ async def test_a_slow_superseded_selection_never_lands_over_the_newer_one(monkey
         if "slow" in args:
             slow_landing.set()
 
-    monkeypatch.setattr(flows_screen, "select_flows", select)
+    monkeypatch.setattr(choices, "select_flows", select)
     monkeypatch.setattr(FlowsScreen, "_show_rows", show_rows)
     async with app().run_test(size=(160, 48)) as pilot:
         await to_port_flows(pilot)
@@ -71,8 +72,8 @@ def test_the_moving_count_is_the_chosen_flows_whose_rate_is_above_zero():
         each = sum(1 for f in chosen if (refresh.rate(f) or (0,))[0] > 0)
         assert each > 0  # the seed's ping moves flows on both bridges
         assert flows_screen._moving(refresh, index, texts) == each
-        by_text = {rows.flow_key_text(f): i for i, f in enumerate(chosen)}
-        assert flows_screen._moving(refresh, by_text, True) == each
+        by_key = {f.key: i for i, f in enumerate(chosen)}  # keys as two alike hashes leave them
+        assert flows_screen._moving(refresh, by_key, True) == each
 
 
 def test_row_keys_are_one_per_flow_and_the_same_across_refreshes():

@@ -55,7 +55,7 @@ class Node:
 def node(monkeypatch) -> Node:
     n = Node()
 
-    async def refresh_table(table, *, rundir=None, timeout=5.0):
+    async def refresh_table(table, *, rundir=None, timeout=5.0, pause=None):
         n.clock += 1.0
         dump = openflow.parse_dump(table.bridge, n.dumps[table.bridge], n.clock)
         return table.update(dump), None

@@ -27,7 +27,8 @@ class NodeScreen(Screen):
     crumb = "?"
     help_title = "?"  # its section in the help
     shown: Refresh | None = None  # the last refresh the app fed this screen
-    fed: tuple = ()  # the app's state when it fed it (OvsVlanApp._feed_state)
+    fed: tuple = ()  # the Feed.state it shows
+    _waiting: Feed | None = None  # fed before it was composed: shown once it is
 
     def compose(self) -> ComposeResult:
         yield SourceBar(id="sources")
@@ -53,9 +54,12 @@ class NodeScreen(Screen):
         said, clean = verdict(model)
         try:
             bar = self.query_one(SourceBar)
-        except NoMatches:  # pushed but not composed yet: on_screen_resume asks again
+        except NoMatches:  # pushed, not composed yet: shown on mount, before its first frame
+            self._waiting = feed
             return
+        self._waiting = None
         self.shown = refresh
+        self.fed = feed.state
         bar.show(
             hostname=model.hostname,
             ovs_version=model.ovs_version,
@@ -74,6 +78,12 @@ class NodeScreen(Screen):
 
     def show(self, refresh: Refresh) -> None:
         """Render this screen's part of the refresh."""
+
+    def on_mount(self) -> None:
+        """The feed that came with the push: drawn in the first frame, not after an empty one
+        (a layout and a paint of the whole screen saved, 20-40 ms at 160x48)."""
+        if self._waiting is not None:
+            self.apply(self._waiting)
 
     def on_unmount(self) -> None:
         forget_drawn_lines()

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from operator import attrgetter
-
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
-from model.scopes import SORTS, Scope, select_flows
+from model.scopes import SORTS, Scope
 from node.session import Refresh
-from tui import rows
+from tui import choices, rows
 from tui.navigation import OpenFlowDetail, OpenFlowOwner
 from tui.screens.base import NodeScreen
 from widgets.status import spaced
@@ -29,7 +26,7 @@ _NOTHING = {  # why a scope can be empty, for the operator wondering
 }
 
 
-def _moving(refresh: Refresh, index: dict, texts: bool = False) -> int:
+def _moving(refresh: Refresh, index: dict, exact: bool = False) -> int:
     """How many of the chosen flows (``index``: by row key, rows.flow_row_keys)
     moved in the rate window: the few that moved are looked up, not every
     flow's rate (the same count, a tenth of the choice's time at 50k flows)."""
@@ -37,7 +34,7 @@ def _moving(refresh: Refresh, index: dict, texts: bool = False) -> int:
     for rates in refresh.flow_rates.values():
         for key, (packets, _) in rates.moved.items():
             if packets > 0 and rates.young.get(key, rates.seconds) > 0 \
-                    and rows.row_key_of(key, texts) in index:
+                    and rows.row_key_of(key, exact) in index:
                 moving += 1
     return moving
 
@@ -70,6 +67,7 @@ class FlowsScreen(NodeScreen):
         self._flow_index: dict[str, int] = {}
         self._refresh: Refresh | None = None
         self._generation = 0  # of the newest flow choice asked for
+        self._away = False  # left since its rows were chosen
 
     def body(self) -> ComposeResult:
         yield Static(id="summary")
@@ -86,9 +84,24 @@ class FlowsScreen(NodeScreen):
         self._select(refresh, self.text, self.sort)
 
     def _select(self, refresh: Refresh, text: str, sort: str):
-        """Start choosing the flows to show; only the newest choice lands."""
+        """Show the flows chosen from this refresh; only the newest choice lands.
+
+        The choice made from these same flows (tui/choices.py) is shown at
+        once; another is made in a worker."""
         self._generation += 1
+        kept = self.app.flow_choices.kept(refresh.model, self.scope, text, sort)
+        if kept is not None:
+            self._show_rows(self._generation, refresh, *kept, text, sort)
+            return None
+        if self._away:  # back on screen: what it showed when left is not shown meanwhile
+            table = self.query_one("#flows", VirtualTable)
+            table.empty = "choosing flows…"
+            table.set_rows([])
+            self.query_one("#summary", Static).update(Text("choosing flows…", style="dim"))
         return self._choose(self._generation, refresh, text, sort)
+
+    def on_screen_suspend(self) -> None:
+        self._away = True  # left: it may stay mounted (tui/app.py push_kept)
 
     # A description, or Textual names the worker by repr() of its arguments:
     # the whole Refresh, 0.3 s of the UI thread's time at 50k flows.
@@ -99,20 +112,21 @@ class FlowsScreen(NodeScreen):
         superseded choice still finishes: its generation is then not the
         newest and _show_rows drops it (else a slow old choice, say a filter
         just cleared, would land over the newer one)."""
-        model = refresh.model
-        flows = select_flows(model, self.scope, text, sort,
-                             lambda f: (refresh.rate(f) or (None, None))[0])
-        keys, index, texts = rows.flow_row_keys(flows)
-        total = sum(len(d.flows) for d in model.flows.values())
-        cookies = Counter(map(attrgetter("cookie"), flows))
-        moving = _moving(refresh, index, texts)
-        self.app.call_from_thread(self._show_rows, generation, refresh, flows, keys, index,
-                                  total, cookies, moving, text, sort)
+        flows, choice = choices.choose(refresh.model, self.scope, text, sort,
+                                       lambda f: (refresh.rate(f) or (None, None))[0])
+        self.app.call_from_thread(self._show_rows, generation, refresh, flows, choice, text,
+                                  sort, True)
 
-    def _show_rows(self, generation, refresh, flows, keys, index, total, cookies, moving, text,
-                   sort) -> None:
+    def _show_rows(self, generation: int, refresh: Refresh, flows: list, choice: choices.Choice,
+                   text: str, sort: str, made: bool = False) -> None:
         if generation != self._generation or not self.is_attached:
             return  # superseded (a newer choice is on its way), or the screen was left
+        if made:
+            self.app.flow_choices.keep(refresh.model, self.scope, text, sort, choice)
+        self._away = False
+        keys, index, cookies = choice.keys, choice.index, choice.cookies
+        moving = _moving(refresh, index, choice.exact)
+        total = choice.total
         model = refresh.model
         self._flows = flows
         self._flow_index = index

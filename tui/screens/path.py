@@ -87,7 +87,7 @@ class PathScreen(NodeScreen):
             return
         self.selected = min(self.selected, max(len(self.path.hops) - 1, 0))
         self.query_one("#picture", Static).update(
-            render_path(self.path, self.size.width or 160, self.selected))
+            render_path(self.path, self.size.width or self.app.size.width, self.selected))
 
     def _learned_text(self, model, rundir) -> Text | None:
         """fdb/show of the bridge the VLAN leaves by, and the port's conntrack zone."""
@@ -117,6 +117,11 @@ class PathScreen(NodeScreen):
 
     def on_resize(self) -> None:
         self._draw()
+
+    def on_screen_suspend(self) -> None:
+        """Left (it stays mounted, tui/app.py push_kept): rates start over when it is
+        back, never taken over the minutes it was away."""
+        self._readings.clear()
 
     def action_move(self, step: int) -> None:
         if self.path and self.path.hops:
