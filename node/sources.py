@@ -194,6 +194,8 @@ class LiveSources:
     # -- the reading -------------------------------------------------------
 
     def read(self) -> Reading:
+        if self._pause is not None:  # before asking the switch: it works out 50k flows'
+            self._pause()            # statistics on a core the UI then lacks
         with self._lock:
             # the snapshot and the state it was delivered in, taken together:
             # a "live" read later with the snapshot of before it would show no

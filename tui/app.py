@@ -15,6 +15,7 @@ import re
 import sys
 import time
 from functools import partial
+from typing import Callable
 
 from textual import events, on
 from textual.app import App
@@ -61,9 +62,11 @@ from tui.screens.problems import ProblemsScreen
 from tui.screens.trace import TraceScreen
 from tui.screens.vlan import VlanScreen
 from widgets.counters import CounterPanel
+from widgets.key_line import KeyLine
 from widgets.keyed_table import KeyedTable
 from widgets.pane_table import PaneTable
-from widgets.textual_fixes import preload_css, quick_escape
+from widgets.textual_fixes import (compose_ahead, lay_out_ahead, on_input, preload_css,
+                                   quick_escape)
 from widgets.virtual_table import OPEN_ROW, VirtualTable
 
 _IP = re.compile(r"(?:nw_src|nw_dst|arp_spa|arp_tpa|ipv6_src|ipv6_dst|nd_target)="
@@ -113,7 +116,12 @@ class JumpProvider(Provider):
                 yield Hit(score, matcher.highlight(text), action, help=help_text)
 
 
-KEPT_SCREENS = 6  # screens kept mounted once left (push_kept)
+# Screens kept mounted once left (push_kept), with how the one built ahead is made.
+KEPT_SCREENS: dict[str, Callable[[], "NodeScreen"]] = {
+    "all flows": lambda: FlowsScreen(Scope("all"), "all flows"),
+    "port": lambda: PortScreen(""),  # pointed at a port when pushed (retarget)
+    "path": lambda: PathScreen(""),
+}
 
 # The node screens, in the order the help lists their keys.
 HELP_SCREENS = (OverviewScreen, InstanceScreen, PortScreen, VlanScreen, FlowsScreen,
@@ -121,7 +129,7 @@ HELP_SCREENS = (OverviewScreen, InstanceScreen, PortScreen, VlanScreen, FlowsScr
                 ConntrackScreen)
 # Their CSS and their widgets', parsed once at start (widgets/textual_fixes.py preload_css)
 PRELOADED_CSS = (*HELP_SCREENS, HelpScreen, PaneTable, VirtualTable, KeyedTable, CounterPanel,
-                 Input, Grid, VerticalScroll)
+                 KeyLine, Input, Grid, VerticalScroll)
 
 
 class OvsVlanApp(App):
@@ -162,10 +170,10 @@ class OvsVlanApp(App):
         self._refresh_timer: Timer | None = None
         self._jump_cache: tuple[int, list] | None = None
         self.flow_choices = Choices()  # the flows screens' choices, kept across refreshes
-        self._kept: list[str] = []  # the screens push_kept keeps, the last opened last
         self._heap_frozen = False
         preload_css(self, PRELOADED_CSS)
         quick_escape()
+        on_input(backend.ui_first.hold)  # a key's first byte holds refreshes back
 
     @classmethod
     def keys_everywhere(cls) -> list[Binding]:
@@ -251,6 +259,7 @@ class OvsVlanApp(App):
             # once that frame is drawn; the GC paused at start (tui/cli.py) comes back on
             self.call_after_refresh(_freeze_heap, self._gc_paused)
             self._gc_paused = False
+            self.set_timer(0.5, lambda: self._build_kept(["help", *KEPT_SCREENS]))
         if refresh.flows_pending:  # bridges shown; their first flow dump follows at once,
             self._refresh_again = False  # once they are on screen (a saved dump's reading
             self.call_after_refresh(self._kick, now=True)  # would hold the GIL from the paint)
@@ -321,27 +330,40 @@ class OvsVlanApp(App):
             self._feed(pushed)
         return done
 
-    def push_kept(self, name: str, make) -> None:
+    def push_kept(self, name: str, make: Callable[[], NodeScreen],
+                  aim: Callable[[NodeScreen], None]) -> None:
         """Open a screen that stays mounted once left, as the help does: all the
-        flows, a port's screen, a path, opened again and again in a session.
-        Building one again cost 30-60 ms of the UI thread at 160x48 (its
-        widgets, their styles, a first layout); the last ``KEPT_SCREENS`` are kept."""
-        on_stack = set(map(id, self.screen_stack))
-        if name in self._kept and id(self.get_screen(name)) in on_stack:
-            self.push_screen(make())  # open below already (port -> path -> port): another one
-            return
-        if name in self._kept:
-            self._kept.remove(name)
-        else:
+        flows, the port screen and the path screen, opened again and again in a
+        session (``aim`` points the kept one at what is asked). Building one
+        again cost 30-60 ms of the UI thread at 160x48 (its widgets, their
+        styles, a first layout); they are built ahead once the node is shown
+        (_build_kept)."""
+        if name not in KEPT_SCREENS:
+            raise ValueError(f"not a kept screen: {name}")
+        if not self.is_screen_installed(name):
             self.install_screen(make(), name)
-        self._kept.append(name)
-        for old in self._kept[:-KEPT_SCREENS]:
-            kept = self.get_screen(old)
-            if id(kept) not in on_stack:
-                self._kept.remove(old)
-                self.uninstall_screen(old)
-                kept.remove()
+        kept = self.get_screen(name)
+        if kept in self.screen_stack:  # open below already (port -> path -> port): another
+            self.push_screen(make())
+            return
+        aim(kept)
         self.push_screen(name)
+
+    def _build_kept(self, names: list[str]) -> None:
+        """Compose the kept screens ahead, one at a time while the app is idle
+        (20-40 ms of the UI thread each), so that even the first visit of each
+        only draws."""
+        if not names or not self.screen_stack:
+            return
+        name, rest = names[0], names[1:]
+        if not self.is_screen_installed(name):
+            self.install_screen(KEPT_SCREENS[name](), name)
+        compose_ahead(self, name)
+        kept = self.get_screen(name)
+        if isinstance(kept, FlowsScreen):  # its choice made too (tui/choices.py), off this thread
+            self._feed(kept)
+        self.set_timer(0.15, lambda: lay_out_ahead(self, name))
+        self.set_timer(0.3, lambda: self._build_kept(rest))
 
     def pop_screen(self):
         """Back to a screen: fed the latest refresh before its first frame, so it
@@ -362,11 +384,12 @@ class OvsVlanApp(App):
 
     @on(OpenPort)
     def _open_port(self, message: OpenPort) -> None:
-        self.push_kept(f"port {message.name}", lambda: PortScreen(message.name))
+        self.open_port(message.name)
 
     @on(OpenPath)
     def _open_path(self, message: OpenPath) -> None:
-        self.push_kept(f"path {message.port}", lambda: PathScreen(message.port))
+        port = message.port
+        self.push_kept("path", lambda: PathScreen(port), lambda s: s.retarget(port))
 
     @on(OpenConntrack)
     def _open_conntrack(self, message: OpenConntrack) -> None:
@@ -415,7 +438,7 @@ class OvsVlanApp(App):
         if subject.startswith("vlan ") and subject[5:].isdigit():
             self.push_screen(VlanScreen(int(subject[5:])))
         elif model.port(subject) is not None:
-            self.push_kept(f"port {subject}", lambda: PortScreen(subject))
+            self.open_port(subject)
         elif any(v.localnet == subject for v in model.vlans):  # OVN: a localnet port
             self.push_screen(VlanScreen(next(v.key for v in model.vlans if v.localnet == subject)))
         else:
@@ -432,6 +455,9 @@ class OvsVlanApp(App):
                 return
             self.notify(f"{subject} is not on this node any more", severity="warning")
 
+    def open_port(self, name: str) -> None:
+        self.push_kept("port", lambda: PortScreen(name), lambda s: s.retarget(name))
+
     def open_instance(self, uuid: str) -> None:
         inst = self.latest.model.instance(uuid) if self.latest else None
         name = display_name(inst.domain) if inst else uuid[:8]
@@ -446,7 +472,7 @@ class OvsVlanApp(App):
         else:
             title = scope.title(model)
         if scope.kind == "all" and not text:
-            self.push_kept("all flows", lambda: FlowsScreen(scope, title))
+            self.push_kept("all flows", lambda: FlowsScreen(scope, title), lambda s: None)
         else:
             self.push_screen(FlowsScreen(scope, title, text))
 

@@ -18,45 +18,9 @@ from textual import constants
 from textual._styles_cache import StylesCache
 from textual.app import App
 from textual.dom import DOMNode
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 
 WRITTEN_FOR = "8.2.8"  # the Textual these were measured on (pyproject.toml pins it)
-
-
-class NodeFooter(Footer):
-    """Textual 8.2.8's Footer keeps the `compact` watcher of every FooterKey
-    it ever composed (pruned only when `compact` changes), so each screen or
-    focus change leaked ~14 widgets; here the dead ones go after each recompose.
-
-    It also recomposes on every bindings signal, even when the keys it shows
-    are the same (a screen's first focus, a screen popped back to): at 50k
-    flows 25-55 ms of the UI thread each, four on opening the flows screen
-    and one on Esc back. Here a recompose that would show the same keys is
-    skipped."""
-
-    _shows: tuple | None = None  # what the last recompose showed (_keys)
-
-    def _keys(self) -> tuple:
-        """What compose() would show now: every input it reads."""
-        app = self.app
-        return (self._bindings_ready, self.show_command_palette, app.ENABLE_COMMAND_PALETTE,
-                tuple((binding.key, app.get_key_display(binding), binding.description,
-                       binding.action, binding.group, binding.show, binding.tooltip,
-                       enabled, tooltip)
-                      for _, binding, enabled, tooltip in self.screen.active_bindings.values()))
-
-    async def recompose(self) -> None:
-        if not self.is_attached:
-            return
-        shows = self._keys()
-        if shows == self._shows:
-            return
-        self._shows = shows
-        await super().recompose()
-        watchers = getattr(self, "__watchers", {})
-        if "compact" in watchers:
-            watchers["compact"] = [(node, callback) for node, callback in watchers["compact"]
-                                   if node.is_attached]
 
 
 def forget_drawn_lines() -> None:
@@ -121,8 +85,13 @@ class _PromptSelector(selectors.SelectSelector):
     (measured in tmux at 50k flows: half of Esc back's ~200 ms). Here it looks
     every 10 ms (an idle select() call each time)."""
 
+    on_input = None  # called (input thread) when bytes come in: see on_input()
+
     def select(self, timeout=None):
-        return super().select(_INPUT_POLL_S if timeout is None else min(timeout, _INPUT_POLL_S))
+        ready = super().select(_INPUT_POLL_S if timeout is None else min(timeout, _INPUT_POLL_S))
+        if ready and _PromptSelector.on_input is not None:
+            _PromptSelector.on_input()
+        return ready
 
 
 class _PromptSelectors:
@@ -132,6 +101,14 @@ class _PromptSelectors:
     EVENT_WRITE = selectors.EVENT_WRITE
     SelectorKey = selectors.SelectorKey
     SelectSelector = _PromptSelector
+
+
+def on_input(callback) -> None:
+    """Call ``callback`` (from Textual's input thread) as soon as a key's bytes
+    come in: a lone Escape is only a key 25 ms later, and the app would
+    otherwise learn of it only then (node/ui_first.py holds the refresh from
+    here). Only with quick_escape's selector (a Linux terminal, no ESCDELAY)."""
+    _PromptSelector.on_input = staticmethod(callback)
 
 
 def quick_escape() -> None:
@@ -146,3 +123,30 @@ def quick_escape() -> None:
         return
     constants.ESCAPE_DELAY = QUICK_ESCAPE_S
     linux_driver.selectors = _PromptSelectors
+
+
+def compose_ahead(app: App, name: str) -> None:
+    """Compose an installed screen now, before it is first pushed.
+
+    Textual 8.2.8 composes a screen when it is first pushed (App._get_screen
+    registers it then): for a node screen at 50k flows, 30-60 ms between the
+    key and its first frame. Registered here while the app is idle, the push
+    finds it running and only lays it out and draws it.
+    """
+    screen = app.get_screen(name)
+    if not screen.is_running:
+        app._get_screen(name)
+
+
+def lay_out_ahead(app: App, name: str) -> None:
+    """Lay out an installed screen composed ahead (compose_ahead), off screen.
+
+    A screen's first layout resolves every widget's styles and renders each
+    once to measure it: 40-60 ms at 160x48 on the bench machine, paid by the
+    key that first showed it. Screen._refresh_layout on a screen that is not
+    on top sizes its widgets and draws nothing (only the top screen is
+    displayed).
+    """
+    screen = app.get_screen(name)
+    if screen.is_mounted and screen is not app.screen:
+        screen._refresh_layout(app.size)

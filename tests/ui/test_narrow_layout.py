@@ -10,8 +10,7 @@ from tui.app import OvsVlanApp
 from widgets.counters import CounterPanel
 from widgets.pane_table import PaneTable
 from widgets.status import Breadcrumb, crumb_text
-from widgets.textual_fixes import NodeFooter
-from textual.widgets._footer import FooterKey
+from widgets.key_line import KeyLine
 
 
 def _text(widget) -> str:
@@ -26,10 +25,11 @@ async def test_the_overview_shows_every_port_and_the_whole_footer_at_80x24():
         ports = app.screen.query_one("#ports", PaneTable)
         assert ports.row_count == len(app.latest.model.ports)
         assert ports.region.height >= ports.row_count + 1  # header and every row, no scrolling
-        footer = app.screen.query_one(NodeFooter)
-        keys = {k.description: k.region for k in footer.query(FooterKey)}
-        # the command palette's key sits on the right, over whatever reaches it
-        assert keys["refresh"].right <= keys["palette"].x
+        footer = app.screen.query_one(KeyLine)
+        keys = footer.spans
+        # every key up to refresh fits, the command palette's at the right after them
+        assert keys["refresh"][1] <= keys["palette"][0] < keys["palette"][1] <= 80
+        assert "r refresh" in _text(footer)
 
 
 async def test_the_port_screen_shows_its_counters_above_the_fold_at_80x24():
@@ -37,7 +37,7 @@ async def test_the_port_screen_shows_its_counters_above_the_fold_at_80x24():
     async with app.run_test(size=NARROW) as pilot:
         await to_port(pilot)
         panel = app.screen.query_one("#ofport", CounterPanel)
-        footer = app.screen.query_one(NodeFooter)
+        footer = app.screen.query_one(KeyLine)
         assert panel.region.y + panel.region.height <= footer.region.y
         assert "rx packets" in _text(panel)
 

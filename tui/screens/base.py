@@ -13,7 +13,8 @@ from model.problems import verdict
 from node.session import Refresh
 from tui.navigation import Feed, WantFeed
 from widgets.status import Breadcrumb, SourceBar
-from widgets.textual_fixes import NodeFooter, forget_drawn_lines
+from widgets.key_line import KeyLine
+from widgets.textual_fixes import forget_drawn_lines
 
 
 class NodeScreen(Screen):
@@ -35,7 +36,7 @@ class NodeScreen(Screen):
         yield Breadcrumb(id="crumbs")
         with Vertical(id="body"):
             yield from self.body()
-        yield NodeFooter(compact=True)  # no padding between keys: more fit in 80 columns
+        yield KeyLine()
 
     def body(self) -> ComposeResult:
         yield from ()

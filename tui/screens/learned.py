@@ -25,27 +25,35 @@ class BackgroundText:
         self._static_id = static_id
         self._name = name
         self._busy = False
+        self._asked = 0  # what it is about: a read started before clear() is not shown
 
     def start(self, produce: Callable[[], Text | None]) -> None:
         if self._busy:
             return
         self._busy = True
-        threading.Thread(target=self._run, args=(produce,), name=self._name,
+        threading.Thread(target=self._run, args=(produce, self._asked), name=self._name,
                          daemon=True).start()
 
-    def _run(self, produce: Callable[[], Text | None]) -> None:
+    def clear(self) -> None:
+        """The screen is about something else now (a kept screen opened for another port)."""
+        self._asked += 1
+        for static in self._screen.query(self._static_id):  # none before it is composed
+            static.update("")
+            static.display = False
+
+    def _run(self, produce: Callable[[], Text | None], asked: int) -> None:
         try:
             text = produce()
         finally:
             self._busy = False
         if text is not None:
             try:
-                self._screen.app.call_from_thread(self._show, text)
+                self._screen.app.call_from_thread(self._show, text, asked)
             except RuntimeError:  # the app closed meanwhile
                 pass
 
-    def _show(self, text: Text) -> None:
-        if self._screen.is_attached:
+    def _show(self, text: Text, asked: int) -> None:
+        if self._screen.is_attached and asked == self._asked:
             static = self._screen.query_one(self._static_id, Static)
             static.update(text)
             static.display = True  # hidden until there is something to say

@@ -118,6 +118,15 @@ class PathScreen(NodeScreen):
     def on_resize(self) -> None:
         self._draw()
 
+    def retarget(self, port: str) -> None:
+        """Show another vNIC's path (the screen stays mounted, tui/app.py push_kept)."""
+        self.port_name = port
+        self.crumb = f"path {port}"
+        self.selected = 0
+        self.path = None
+        self._readings.clear()
+        self._learning.clear()
+
     def on_screen_suspend(self) -> None:
         """Left (it stays mounted, tui/app.py push_kept): rates start over when it is
         back, never taken over the minutes it was away."""

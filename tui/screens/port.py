@@ -84,6 +84,13 @@ class PortScreen(NodeScreen):
                 yield CounterPanel("libvirt (the VM's vNIC)", id="libvirt", classes="panel")
                 yield Static(id="ovs", classes="panel")
 
+    def retarget(self, name: str) -> None:
+        """Show another port (the screen stays mounted, tui/app.py push_kept)."""
+        self.port_name = self.crumb = name
+        self._learning.clear()
+        for scroll in self.query("#scroll"):  # none before it is composed
+            scroll.scroll_home(animate=False)
+
     def on_mount(self) -> None:
         self.query_one("#scroll").focus()  # arrows and page keys scroll the panels
 
