@@ -84,6 +84,23 @@ def own_command(node: BenchNode, *args: str, runs: int = 1) -> dict:
     return measured(OURS, *node.flags(), *args, runs=runs)
 
 
+def snapshot_paired(node: BenchNode, runs: int) -> dict:
+    """``snapshot --json``, each run right after a raw dump of br-int: the ratio is
+    taken between runs a second apart, not against the dump timed minutes earlier
+    (the machine's speed moved between the two by up to 30% here)."""
+    from bench.collect import raw_dump
+
+    raws, snaps = [], []
+    for _ in range(runs):
+        raws.append(raw_dump(node)["wall_s"])
+        snaps.append(own_command(node, "snapshot", "--json"))
+    out = _median(snaps)
+    out["raw_dump_wall_s"] = statistics.median(raws)
+    out["raw_dump_walls_s"] = raws
+    out["walls_s"] = [r["wall_s"] for r in snaps]
+    return out
+
+
 def flowviz_available() -> bool:
     if not FLOWVIZ.exists():
         return False

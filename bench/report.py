@@ -17,8 +17,10 @@ def _ratio(a, b):
 
 
 def snapshot_ratio(e: dict):
-    """The whole snapshot --json process / the raw dump (wall)."""
-    return _ratio(_get(e, "snapshot", "wall_s"), e["raw_dump"]["wall_s"])
+    """The whole snapshot --json process / the raw dump timed just before each run
+    (wall; medians), or the size's raw dump in a run that did not pair them."""
+    raw = _get(e, "snapshot", "raw_dump_wall_s") or e["raw_dump"]["wall_s"]
+    return _ratio(_get(e, "snapshot", "wall_s"), raw)
 
 
 def flowviz_time_ratio(e: dict):

@@ -103,7 +103,7 @@ def _processes(bench: node.BenchNode, lab: labmod.Lab, size: int, runs: int) -> 
     """snapshot, trace, ovs-flowviz and --from a sosreport of the node as it is now."""
     port = bench.instances[0].ports[0].tap
     out: dict = {
-        "snapshot": compare.own_command(bench, "snapshot", "--json", runs=runs),
+        "snapshot": compare.snapshot_paired(bench, runs),
         "trace_command": compare.own_command(bench, "trace", "--port", port,
                                              "--to", "172.16.0.1", "--json"),
     }
@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> dict:
                 cpu_window=result["settings"]["cpu_window_s"], warmup=3.0,
                 plan=plan, refresh_wall=entry["refresh"]["wall_s"])
             print(f"N={size}: whole processes ...", flush=True)
-            entry.update(_processes(bench, lab, size, runs=3 if quick or size <= 50000 else 1))
+            entry.update(_processes(bench, lab, size, runs=3 if quick else 5 if size <= 50000 else 1))
             entry["load_after"] = os.getloadavg()[0]
             result["sizes"].append(entry)
             print(report.row_text(entry), flush=True)

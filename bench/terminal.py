@@ -7,8 +7,11 @@ be cheaper but would miss the import time of the first frame and, in
 headless mode, Textual skips turning frames into terminal output.
 
 What the operator sees is read with ``tmux capture-pane``: a frame is
-"there" when its text is. Each capture costs ~3 ms (a tmux client process),
-so times are good to ~5-10 ms; nothing is captured during the CPU window.
+"there" when its text is. Keys and captures go through one tmux client in
+control mode (``tmux -C``, its pane output turned off): a tmux client process
+per capture cost ~3 ms of CPU each, polled every 5 ms, ~40% of a core taken
+from the TUI while it drew the very frame being timed. Times are good to ~5
+ms; nothing is captured during the CPU window.
 CPU and memory come from /proc: utime+stime of the TUI and of the children
 it reaped (ovs-ofctl), and VmHWM (peak RSS).
 """
@@ -36,6 +39,11 @@ _PATH_SHOWN = re.compile(r"one reading: no rates yet|rates over the last [0-9]+ 
 PORT_MARK = "OpenFlow port counters"
 # the source bar once a flow dump has been read (every source live: "all sources live")
 FLOWS_LIVE = ("openflow live", "all sources live")
+
+
+def _quoted(arg: str) -> str:
+    """One argument of a tmux command line, as tmux's parser reads it."""
+    return "'" + arg.replace("'", "'\\''") + "'"
 
 
 class TerminalError(Exception):
@@ -72,13 +80,50 @@ class Terminal:
 
     def screen(self, escapes: bool = False) -> list[str]:
         args = ["capture-pane", "-p", "-t", "bench"] + (["-e"] if escapes else [])
-        return self._tmux(*args).split("\n")
+        return self._command(*args).split("\n")
 
     def send(self, key: str) -> None:
-        self._tmux("send-keys", "-t", "bench", key)
+        self._command("send-keys", "-t", "bench", key)
+
+    def _command(self, *args: str) -> str:
+        """A tmux command through the control client (started at the first one)."""
+        control = self.__dict__.get("_control")
+        if control is None:
+            control = self.__dict__["_control"] = subprocess.Popen(
+                ["tmux", "-L", self.socket, "-f", "/dev/null", "-C", "attach-session",
+                 "-f", "no-output,ignore-size", "-t", "bench"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+                env={k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")})
+            self._reply(control, "attach-session")  # its own reply comes first
+        control.stdin.write(" ".join(_quoted(a) for a in args) + "\n")
+        control.stdin.flush()
+        return self._reply(control, args[0])
+
+    @staticmethod
+    def _reply(control: subprocess.Popen, command: str) -> str:
+        """The next command's output: the lines between %begin and %end."""
+        out: list[str] = []
+        inside = False
+        while True:
+            line = control.stdout.readline()
+            if not line:
+                raise TerminalError(f"the tmux control client went away during {command}")
+            line = line.rstrip("\n")
+            if not inside:
+                inside = line.startswith("%begin ")  # else a notification: not ours
+                continue
+            if line.startswith("%end ") or line.startswith("%error "):
+                if line.startswith("%error "):
+                    raise TerminalError(f"tmux {command}: {' '.join(out)}")
+                return "\n".join(out)
+            out.append(line)
 
     def stop(self) -> None:
         """Stop our tmux server and remove its socket (kill-server leaves it behind)."""
+        control = self.__dict__.pop("_control", None)
+        if control is not None:
+            control.kill()
+            control.wait()
         try:
             path = self._tmux("display-message", "-p", "#{socket_path}").strip()
         except subprocess.SubprocessError:

@@ -6,6 +6,7 @@ failures come back as a sentence saying what to do."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 import os
 import re
 import shutil
@@ -517,6 +518,32 @@ def test_flows_listed_in_another_order_are_the_same_flows():
     assert not delta.new and not delta.gone and not delta.moved
     assert sorted(f.key for f in table.dump.flows) == sorted(
         parse_flow_line("br-int", line).key for line in lines)
+
+
+def test_a_dump_keeps_its_layout_while_only_counters_move_and_takes_a_new_one_else():
+    """What the flows screen derived from the flows' identities and order (tui/choices.py)
+    is kept exactly while the layout is the same: a flow added, deleted, moved or
+    given other actions is another layout."""
+    lines = seed_lines("br-int")
+    table = FlowTable("br-int")
+    table.update_text("\n".join(lines), 100.0)
+    first = table.dump.layout
+    assert first is not None
+    later = aged(lines, 1)
+    later[3] = with_counters(later[3], 999, 99999)
+    table.update_text("\n".join(later), 101.0)
+    assert table.dump.layout is first  # durations and counters only
+    table.update(replace(table.dump))  # the same flows read whole
+    assert table.dump.layout is first
+    for changed in (later[:20] + later[21:],  # deleted
+                    later[:5] + [later[6], later[5]] + later[7:],  # two swapped
+                    later[:8] + [later[8].replace("actions=", "actions=drop,", 1)
+                                 if "actions=" in later[8] else later[8]] + later[9:]):
+        table = FlowTable("br-int")
+        table.update_text("\n".join(later), 100.0)
+        before = table.dump.layout
+        table.update_text("\n".join(aged(changed, 1)), 101.0)
+        assert table.dump.layout is not before
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 5, 8])
