@@ -353,7 +353,7 @@ class OvsVlanApp(App):
         """Compose the kept screens ahead, one at a time while the app is idle
         (20-40 ms of the UI thread each), so that even the first visit of each
         only draws."""
-        if not names or not self.screen_stack:
+        if not names or not self.screen_stack or not self.is_running:  # closing
             return
         name, rest = names[0], names[1:]
         if not self.is_screen_installed(name):

@@ -133,6 +133,8 @@ def compose_ahead(app: App, name: str) -> None:
     key and its first frame. Registered here while the app is idle, the push
     finds it running and only lays it out and draws it.
     """
+    if not app.is_screen_installed(name):
+        return
     screen = app.get_screen(name)
     if not screen.is_running:
         app._get_screen(name)
@@ -147,6 +149,8 @@ def lay_out_ahead(app: App, name: str) -> None:
     on top sizes its widgets and draws nothing (only the top screen is
     displayed).
     """
+    if not app.is_screen_installed(name) or not app.screen_stack:  # the app is closing
+        return
     screen = app.get_screen(name)
     if screen.is_mounted and screen is not app.screen:
         screen._refresh_layout(app.size)

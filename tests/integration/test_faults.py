@@ -36,6 +36,7 @@ from model.records import (
 )
 from model.scopes import Scope, scope_filter
 from node.session import NodeSession
+from node.ui_first import UiFirst
 from node.saved import SavedBackend
 from node.sources import LiveSources
 from tests.integration.live_app import (
@@ -445,7 +446,8 @@ class RecordsBackend(SavedBackend):
                                         netns="ovsvlan-no-such-ns"))
         sources.set_ovsdb(snapshot)
         sources.set_state(SourceState("ovsdb", "live", "records from the test"))
-        self.session = NodeSession(sources)
+        self.ui_first = UiFirst()
+        self.session = NodeSession(sources, pause=self.ui_first.pause)
 
 
 def every_vlan_snapshot() -> OvsdbSnapshot:
