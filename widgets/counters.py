@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from widgets import format as fmt
+from widgets.format import drawn
 
 
 class CounterPanel(Static):
@@ -18,6 +19,7 @@ class CounterPanel(Static):
     def __init__(self, title: str, **kwargs) -> None:
         super().__init__(**kwargs)
         self.title = title
+        self._table: Table | None = None
 
     def show(self, values: Mapping[str, int | None], *, since: Mapping[str, int | None] | None,
              note: str = "", rates: Mapping[str, float] | None = None) -> None:
@@ -42,4 +44,14 @@ class CounterPanel(Static):
         if note:
             t.caption = note
             t.caption_justify = "left"
-        self.update(t)
+        self._put(t)
+
+    def _put(self, table: Table) -> None:
+        """Drawn once at the panel's width (widgets/format.py drawn) once it has one."""
+        self._table = table
+        width = self.content_size.width
+        self.update(drawn(self.app.console, table, width) if width > 0 else table)
+
+    def on_resize(self) -> None:
+        if self._table is not None:
+            self._put(self._table)

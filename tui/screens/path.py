@@ -23,6 +23,7 @@ from tui.navigation import (OpenConntrack, OpenFlowDetail, OpenFlows, OpenInstan
 from tui.screens.base import NodeScreen
 from tui.screens.learned import BackgroundText, read_fdb, rundir_of
 from widgets.learning import fdb_text
+from widgets.format import drawn
 from widgets.path import conntrack_text, render_path
 
 WINDOW = 5.0  # seconds the rates and the stop are judged over
@@ -86,8 +87,9 @@ class PathScreen(NodeScreen):
         if self.path is None:
             return
         self.selected = min(self.selected, max(len(self.path.hops) - 1, 0))
-        self.query_one("#picture", Static).update(
-            render_path(self.path, self.size.width or self.app.size.width, self.selected))
+        width = self.size.width or self.app.size.width
+        self.query_one("#picture", Static).update(drawn(
+            self.app.console, render_path(self.path, width, self.selected), width - 2))
 
     def _learned_text(self, model, rundir) -> Text | None:
         """fdb/show of the bridge the VLAN leaves by, and the port's conntrack zone."""
