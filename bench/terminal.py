@@ -24,7 +24,7 @@ import re
 import statistics
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -57,6 +57,7 @@ class Terminal:
     socket: str
     width: int = 200
     height: int = 50
+    _control: subprocess.Popen | None = field(default=None, init=False, repr=False)
 
     def _tmux(self, *args: str) -> str:
         # COLUMNS and LINES (pytest sets them) would override the pane's size.
@@ -87,9 +88,9 @@ class Terminal:
 
     def _command(self, *args: str) -> str:
         """A tmux command through the control client (started at the first one)."""
-        control = self.__dict__.get("_control")
+        control = self._control
         if control is None:
-            control = self.__dict__["_control"] = subprocess.Popen(
+            control = self._control = subprocess.Popen(
                 ["tmux", "-L", self.socket, "-f", "/dev/null", "-C", "attach-session",
                  "-f", "no-output,ignore-size", "-t", "bench"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
@@ -120,7 +121,7 @@ class Terminal:
 
     def stop(self) -> None:
         """Stop our tmux server and remove its socket (kill-server leaves it behind)."""
-        control = self.__dict__.pop("_control", None)
+        control, self._control = self._control, None
         if control is not None:
             control.kill()
             control.wait()

@@ -87,7 +87,7 @@ class LiveSources:
         flows (see read), for a display that should show something at once.
         ``pause``: called where a reading may wait for the UI (node/ui_first.py)."""
         self.endpoints = endpoints
-        self._pause = pause
+        self._pause = pause or (lambda: None)
         self._topology_first = topology_first
         self._lock = threading.Lock()
         self._ovsdb: OvsdbSnapshot | None = None
@@ -194,8 +194,8 @@ class LiveSources:
     # -- the reading -------------------------------------------------------
 
     def read(self) -> Reading:
-        if self._pause is not None:  # before asking the switch: it works out 50k flows'
-            self._pause()            # statistics on a core the UI then lacks
+        self._pause()  # before asking the switch: it works out 50k flows' statistics on a
+        # core the UI then lacks
         with self._lock:
             # the snapshot and the state it was delivered in, taken together:
             # a "live" read later with the snapshot of before it would show no
@@ -223,8 +223,7 @@ class LiveSources:
                                        f"first flow dump of {len(tables)} bridges"))
         else:
             deltas = self._flow_states(tables, flows, ovsdb_state)
-        if self._pause is not None:
-            self._pause()
+        self._pause()
         self._read_libvirt()
         self._read_southbound(ovsdb)
         now = time.monotonic()

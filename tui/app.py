@@ -116,7 +116,7 @@ class JumpProvider(Provider):
                 yield Hit(score, matcher.highlight(text), action, help=help_text)
 
 
-# Screens kept mounted once left (push_kept), with how the one built ahead is made.
+# Screens kept mounted once left (push_kept), and how each is made.
 KEPT_SCREENS: dict[str, Callable[[], "NodeScreen"]] = {
     "all flows": lambda: FlowsScreen(Scope("all"), "all flows"),
     "port": lambda: PortScreen(""),  # pointed at a port when pushed (retarget)
@@ -330,24 +330,20 @@ class OvsVlanApp(App):
             self._feed(pushed)
         return done
 
-    def push_kept(self, name: str, make: Callable[[], NodeScreen],
-                  aim: Callable[[NodeScreen], None]) -> None:
+    def push_kept(self, name: str, aim: Callable[[NodeScreen], None]) -> None:
         """Open a screen that stays mounted once left, as the help does: all the
         flows, the port screen and the path screen, opened again and again in a
         session (``aim`` points the kept one at what is asked). Building one
         again cost 30-60 ms of the UI thread at 160x48 (its widgets, their
         styles, a first layout); they are built ahead once the node is shown
         (_build_kept)."""
-        if name not in KEPT_SCREENS:
-            raise ValueError(f"not a kept screen: {name}")
         if not self.is_screen_installed(name):
-            self.install_screen(make(), name)
+            self.install_screen(KEPT_SCREENS[name](), name)
         kept = self.get_screen(name)
         if kept in self.screen_stack:  # open below already (port -> path -> port): another
-            self.push_screen(make())
-            return
+            kept = KEPT_SCREENS[name]()
         aim(kept)
-        self.push_screen(name)
+        self.push_screen(kept)
 
     def _build_kept(self, names: list[str]) -> None:
         """Compose the kept screens ahead, one at a time while the app is idle
@@ -388,8 +384,7 @@ class OvsVlanApp(App):
 
     @on(OpenPath)
     def _open_path(self, message: OpenPath) -> None:
-        port = message.port
-        self.push_kept("path", lambda: PathScreen(port), lambda s: s.retarget(port))
+        self.push_kept("path", lambda s: s.retarget(message.port))
 
     @on(OpenConntrack)
     def _open_conntrack(self, message: OpenConntrack) -> None:
@@ -456,7 +451,7 @@ class OvsVlanApp(App):
             self.notify(f"{subject} is not on this node any more", severity="warning")
 
     def open_port(self, name: str) -> None:
-        self.push_kept("port", lambda: PortScreen(name), lambda s: s.retarget(name))
+        self.push_kept("port", lambda s: s.retarget(name))
 
     def open_instance(self, uuid: str) -> None:
         inst = self.latest.model.instance(uuid) if self.latest else None
@@ -464,17 +459,17 @@ class OvsVlanApp(App):
         self.push_screen(InstanceScreen(uuid, name))
 
     def open_flows(self, scope: Scope, text: str = "") -> None:
+        if scope.kind == "all" and not text:
+            self.push_kept("all flows", lambda s: None)
+            return
         model = self.latest.model if self.latest else None
         if scope.kind == "all":
-            title = f"flows with {text}" if text else "all flows"
+            title = f"flows with {text}"
         elif scope.kind == "port":
             title = f"flows of {scope.value}"
         else:
             title = scope.title(model)
-        if scope.kind == "all" and not text:
-            self.push_kept("all flows", lambda: FlowsScreen(scope, title), lambda s: None)
-        else:
-            self.push_screen(FlowsScreen(scope, title, text))
+        self.push_screen(FlowsScreen(scope, title, text))
 
     def _go(self, message_type: type[Message], *args) -> None:
         """A jump from the command palette: the same message a screen would post."""

@@ -18,18 +18,22 @@ def _text(screen, selector: str) -> str:
     return str(screen.query_one(selector).render())
 
 
+async def _open(pilot, message, screen_type):
+    """Post a navigation message, as a screen's key does; the screen it opens."""
+    pilot.app.post_message(message)
+    await on_screen(pilot, screen_type)
+    return pilot.app.screen
+
+
 async def test_the_port_screen_opened_for_another_port_shows_only_that_port():
     app = OvsVlanApp(FakeBackend())
     async with app.run_test(size=(160, 48)) as pilot:
         await first_refresh(pilot)
-        app.post_message(OpenPort(PORT))
-        await on_screen(pilot, PortScreen)
-        first = app.screen
+        first = await _open(pilot, OpenPort(PORT), PortScreen)
         assert PORT in _text(first, "#path")
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, PortScreen), "the overview")
-        app.post_message(OpenPort("int-br-provider"))
-        await on_screen(pilot, PortScreen)
+        await _open(pilot, OpenPort("int-br-provider"), PortScreen)
         assert app.screen is first  # the same screen, kept
         shown = _text(app.screen, "#path")
         assert "int-br-provider" in shown and PORT not in shown
@@ -40,13 +44,9 @@ async def test_a_port_opened_from_a_screen_above_the_kept_one_gets_its_own_scree
     app = OvsVlanApp(FakeBackend())
     async with app.run_test(size=(160, 48)) as pilot:
         await first_refresh(pilot)
-        app.post_message(OpenPort(PORT))
-        await on_screen(pilot, PortScreen)
-        below = app.screen
-        app.post_message(OpenPath(PORT))
-        await on_screen(pilot, PathScreen)
-        app.post_message(OpenPort("int-br-provider"))
-        await on_screen(pilot, PortScreen)
+        below = await _open(pilot, OpenPort(PORT), PortScreen)
+        await _open(pilot, OpenPath(PORT), PathScreen)
+        await _open(pilot, OpenPort("int-br-provider"), PortScreen)
         assert app.screen is not below and below.port_name == PORT
         await pilot.press("escape")
         await on_screen(pilot, PathScreen)
@@ -59,13 +59,10 @@ async def test_the_path_screen_back_again_takes_no_rate_over_the_time_it_was_awa
     app = OvsVlanApp(FakeBackend())
     async with app.run_test(size=(160, 48)) as pilot:
         await first_refresh(pilot)
-        app.post_message(OpenPath(PORT))
-        await on_screen(pilot, PathScreen)
-        path = app.screen
+        path = await _open(pilot, OpenPath(PORT), PathScreen)
         await until(pilot, lambda: len(path._readings) >= 1, "a reading")
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is not path, "the overview")
         assert not path._readings  # what it read before it was left is dropped
-        app.post_message(OpenPath(PORT))
-        await on_screen(pilot, PathScreen)
+        await _open(pilot, OpenPath(PORT), PathScreen)
         assert app.screen is path and path._readings  # read again from the refresh it came back to
