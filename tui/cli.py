@@ -343,6 +343,18 @@ def privilege_message(missing: list[str]) -> str:
             + ". The other sources still work; run with sudo to see everything.")
 
 
+def end_now(status: int) -> int:
+    """End the process here, its output written: the interpreter's own ending
+    frees and collects a 50k-flow reading's million objects one by one first
+    (0.12 s median of 8 runs on the bench node, up to 0.25 s), for nobody."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # `snapshot | head`: as main says it
+        status = 1
+    os._exit(status)
+
+
 def _saved(args: argparse.Namespace) -> int:
     if args.command == "snapshot":
         from tui.snapshot import run_saved_snapshot
@@ -354,7 +366,10 @@ def _saved(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    """``argv`` None: this process's own command line; a snapshot then ends the
+    process once its output is written (see end_now)."""
+    own = argv is None
+    argv = sys.argv[1:] if own else argv
     parser = build_parser()
     args = parser.parse_args(argv)
     check_from(parser, args)
@@ -378,8 +393,9 @@ def main(argv: list[str] | None = None) -> int:
             gc.disable()
             from tui.snapshot import run_snapshot
 
-            return run_snapshot(endpoints, as_json=args.json, pretty=args.pretty,
-                                rates=args.rates)
+            status = run_snapshot(endpoints, as_json=args.json, pretty=args.pretty,
+                                  rates=args.rates)
+            return end_now(status) if own else status
         if args.command == "exporter":
             from exporter.server import DEFAULT_INTERVAL, DEFAULT_LISTEN, run_exporter
 

@@ -2,10 +2,10 @@
 
 A snapshot is a short-lived process run by scripts: it imports only what it
 needs (rich for the tree, the saved-output readers for ``--from``) and
-writes the JSON with the standard library's C encoder in one write. At 50k
-flows that is ~0.3 s against ~3.6 s for ``json.dump(..., indent=2)``, whose
-pure-Python encoder writes two million small pieces: ``--pretty`` pays that
-for a human reader.
+writes the JSON encoded by orjson in one write. At 50k flows (11 MB) that is
+0.04 s, against 0.33 s for the standard library's C encoder and ~3.6 s for
+``json.dump(..., indent=2)``, whose pure-Python encoder writes two million
+small pieces.
 
 Measured on the bench node (50k flows, 200 ports), what else a snapshot
 does not do: python-ovs's IDL (OVSDB is read once by collectors.ovsdb_once),
@@ -16,7 +16,6 @@ bookkeeping for a next refresh (refresh_table(once=True)), the cyclic GC
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 from typing import TYPE_CHECKING, Callable
@@ -157,8 +156,8 @@ def saved_session(saved: SavedNode) -> NodeSession:
     return NodeSession(saved_sources(saved), hostname=saved.observation.hostname)
 
 
-def contract_text(model: NodeModel, *, pretty: bool = False, extra: dict | None = None) -> str:
-    """The contract as one JSON text: compact (C encoder), or indented by 2 for a reader."""
+def contract_json(model: NodeModel, *, pretty: bool = False, extra: dict | None = None) -> bytes:
+    """The contract as one UTF-8 JSON text: compact, or indented by 2 for a reader."""
     from model.contract import to_contract
 
     doc = to_contract(model)
@@ -172,16 +171,31 @@ def contract_text(model: NodeModel, *, pretty: bool = False, extra: dict | None 
             from model.path import path_dict
 
             doc["paths"] = [path_dict(p) for p in extra["paths"]]
-    if pretty:
-        return json.dumps(doc, indent=2) + "\n"
-    return json.dumps(doc, separators=(",", ":")) + "\n"
+    return encode_json(doc, pretty=pretty)
+
+
+def encode_json(doc: dict, *, pretty: bool = False) -> bytes:
+    """orjson, or the standard encoder for what orjson refuses (an integer wider
+    than 64 bits, a key that is not a string): the same JSON either way."""
+    import orjson
+
+    try:
+        return orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE
+                            | (orjson.OPT_INDENT_2 if pretty else 0))
+    except orjson.JSONEncodeError:
+        import json
+
+        text = json.dumps(doc, indent=2 if pretty else None, ensure_ascii=False,
+                          separators=None if pretty else (",", ":"))
+        return (text + "\n").encode()
 
 
 def print_model(model: NodeModel, *, as_json: bool, pretty: bool = False,
                 extra: dict | None = None) -> int:
     if as_json:
-        sys.stdout.write(contract_text(model, pretty=pretty, extra=extra))
         sys.stdout.flush()
+        sys.stdout.buffer.write(contract_json(model, pretty=pretty, extra=extra))
+        sys.stdout.buffer.flush()
     else:
         from rich.console import Console
 
