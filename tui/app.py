@@ -65,8 +65,8 @@ from widgets.counters import CounterPanel
 from widgets.key_line import KeyLine
 from widgets.keyed_table import KeyedTable
 from widgets.pane_table import PaneTable
-from widgets.textual_fixes import (compose_ahead, lay_out_ahead, on_input, preload_css,
-                                   quick_escape)
+from widgets.textual_fixes import (compose_ahead, draw_ahead, lay_out_ahead, on_input,
+                                   preload_css, quick_escape)
 from widgets.virtual_table import OPEN_ROW, VirtualTable
 
 _IP = re.compile(r"(?:nw_src|nw_dst|arp_spa|arp_tpa|ipv6_src|ipv6_dst|nd_target)="
@@ -346,9 +346,9 @@ class OvsVlanApp(App):
         self.push_screen(kept)
 
     def _build_kept(self, names: list[str]) -> None:
-        """Compose the kept screens ahead, one at a time while the app is idle
-        (20-40 ms of the UI thread each), so that even the first visit of each
-        only draws."""
+        """Compose, lay out and draw the kept screens ahead, one at a time while
+        the app is idle (20-60 ms of the UI thread each), so that even the
+        first visit of each only draws what changed."""
         if not names or not self.screen_stack or not self.is_running:  # closing
             return
         name, rest = names[0], names[1:]
@@ -358,8 +358,17 @@ class OvsVlanApp(App):
         kept = self.get_screen(name)
         if isinstance(kept, FlowsScreen):  # its choice made too (tui/choices.py), off this thread
             self._feed(kept)
+        elif isinstance(kept, (PortScreen, PathScreen)) and self.latest is not None:
+            # pointed at a vNIC for now: laid out and drawn with panels of real
+            # sizes, so a first visit only draws what it is pointed at then
+            port = next((vv.port.name for inst in self.latest.model.instances
+                         for vv in inst.vnics if vv.port is not None), None)
+            if port is not None and kept not in self.screen_stack:
+                kept.retarget(port)
+                self._feed(kept)
         self.set_timer(0.15, lambda: lay_out_ahead(self, name))
-        self.set_timer(0.3, lambda: self._build_kept(rest))
+        self.set_timer(0.3, lambda: draw_ahead(self, name))
+        self.set_timer(0.4, lambda: self._build_kept(rest))
 
     def pop_screen(self):
         """Back to a screen: fed the latest refresh before its first frame, so it

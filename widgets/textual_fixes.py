@@ -154,3 +154,20 @@ def lay_out_ahead(app: App, name: str) -> None:
     screen = app.get_screen(name)
     if screen.is_mounted and screen is not app.screen:
         screen._refresh_layout(app.size)
+
+
+def draw_ahead(app: App, name: str) -> None:
+    """Draw a screen laid out ahead (lay_out_ahead) off screen, the result thrown away.
+
+    Each widget keeps the lines it rendered until its content or size changes;
+    a screen's first frame renders them all, its later ones only what changed.
+    A first visit cost 100-250 ms where the next cost 40-90 (bench node, 50k
+    flows, a 2-core AMD EPYC VM): drawn here while the app is idle, the first
+    visit is a later one. Only the top screen is ever displayed, so nothing of
+    this reaches the terminal.
+    """
+    if not app.is_screen_installed(name) or not app.screen_stack:  # the app is closing
+        return
+    screen = app.get_screen(name)
+    if screen.is_mounted and screen is not app.screen and screen.size:
+        screen._compositor.render_full_update()
