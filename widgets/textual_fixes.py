@@ -149,10 +149,8 @@ def lay_out_ahead(app: App, name: str) -> None:
     on top sizes its widgets and draws nothing (only the top screen is
     displayed).
     """
-    if not app.is_screen_installed(name) or not app.screen_stack:  # the app is closing
-        return
-    screen = app.get_screen(name)
-    if screen.is_mounted and screen is not app.screen:
+    screen = _off_screen(app, name)
+    if screen is not None:
         screen._refresh_layout(app.size)
 
 
@@ -166,8 +164,14 @@ def draw_ahead(app: App, name: str) -> None:
     visit is a later one. Only the top screen is ever displayed, so nothing of
     this reaches the terminal.
     """
-    if not app.is_screen_installed(name) or not app.screen_stack:  # the app is closing
-        return
-    screen = app.get_screen(name)
-    if screen.is_mounted and screen is not app.screen and screen.size:
+    screen = _off_screen(app, name)
+    if screen is not None and screen.size:
         screen._compositor.render_full_update()
+
+
+def _off_screen(app: App, name: str):
+    """The installed screen ``name``, mounted and not on top; None while the app closes."""
+    if not app.is_screen_installed(name) or not app.screen_stack:
+        return None
+    screen = app.get_screen(name)
+    return screen if screen.is_mounted and screen is not app.screen else None

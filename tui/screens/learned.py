@@ -28,7 +28,9 @@ class BackgroundText:
         self._asked = 0  # what it is about: a read started before clear() is not shown
 
     def start(self, produce: Callable[[], Text | None]) -> None:
-        if self._busy:
+        """Not for a screen that is not on top (a kept screen drawn ahead, tui/app.py
+        _build_kept): it reads the switch only for a screen being looked at."""
+        if self._busy or self._screen.app.screen is not self._screen:
             return
         self._busy = True
         threading.Thread(target=self._run, args=(produce, self._asked), name=self._name,

@@ -80,7 +80,7 @@ class PathScreen(NodeScreen):
         self.path = pathmod.measure(title, specs, then, now, refresh.clock - then_clock)
         self._draw()
         rundir = rundir_of(self.app)
-        if rundir is not False and self.app.screen is self:  # not when drawn ahead
+        if rundir is not False:
             self._learning.start(lambda: self._learned_text(model, rundir))
 
     def _draw(self) -> None:

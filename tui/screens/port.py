@@ -152,8 +152,7 @@ class PortScreen(NodeScreen):
         path.append("\n" + "  ".join(keys), style="dim")
         self.query_one("#path", Static).update(path)
         rundir = rundir_of(self.app)
-        if carried and rundir is not False and self.app.screen is self:  # off the UI
-            # thread, and not when drawn ahead (tui/app.py _build_kept)
+        if carried and rundir is not False:  # read off the UI thread
             self._learning.start(lambda: nic_learning(rundir, model, pv))
 
         pairs: list[tuple[str, object]] = [
