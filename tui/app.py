@@ -65,12 +65,15 @@ from widgets.counters import CounterPanel
 from widgets.key_line import KeyLine
 from widgets.keyed_table import KeyedTable
 from widgets.pane_table import PaneTable
-from widgets.textual_fixes import (compose_ahead, draw_ahead, lay_out_ahead, on_input,
-                                   preload_css, quick_escape)
+from widgets.textual_fixes import (compose_ahead, draw_ahead, free_finished_workers,
+                                   lay_out_ahead, on_input, preload_css, quick_escape)
 from widgets.virtual_table import OPEN_ROW, VirtualTable
 
 _IP = re.compile(r"(?:nw_src|nw_dst|arp_spa|arp_tpa|ipv6_src|ipv6_dst|nd_target)="
                  r"([0-9a-fA-F.:]+)")
+
+
+FULL_COLLECTION_EVERY = 100  # collections of the middle generation (Python's default: 10)
 
 
 def _freeze_heap(enable: bool) -> None:
@@ -81,9 +84,18 @@ def _freeze_heap(enable: bool) -> None:
     was most of the keys' p95. What exists once the first dump is read (the
     flows, the UI, the modules) mostly lives on; frozen, a full collection
     walks only what came after. Collected first, so no garbage is kept.
+
+    What comes after is still 60-80 ms a full collection at 50k flows
+    (containers of the flows a refresh or the flows screen holds, and
+    Textual's caches of drawn lines), which came every ~5 s and so fell on
+    one key in ten. A full collection now waits for 100 younger ones, not
+    10: about one a minute, the few MB of cyclic garbage of a minute
+    kept meanwhile.
     """
     gc.collect()
     gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
     if enable:
         gc.enable()
 
@@ -173,6 +185,7 @@ class OvsVlanApp(App):
         self._heap_frozen = False
         preload_css(self, PRELOADED_CSS)
         quick_escape()
+        free_finished_workers()
         on_input(backend.ui_first.hold)  # a key's first byte holds refreshes back
 
     @classmethod
@@ -254,6 +267,8 @@ class OvsVlanApp(App):
         self.effective_interval = max(self.interval, round(refresh.took * 1.5, 1))
         if not self.paused and isinstance(self.screen, NodeScreen):
             self._feed(self.screen)
+        if not self.paused and len(self.screen_stack) > 1:
+            self.call_after_refresh(self._feed_below)
         if not self._heap_frozen and refresh.flows_settled:
             self._heap_frozen = True
             # once that frame is drawn; the GC paused at start (tui/cli.py) comes back on
@@ -378,6 +393,15 @@ class OvsVlanApp(App):
         if isinstance(screen, NodeScreen) and screen.fed != self._feed_state():
             self._feed(screen)  # (unless it shows all of it already: back within a refresh)
         return done
+
+    def _feed_below(self) -> None:
+        """The screen Esc goes back to, fed once the top one is drawn: going back
+        then only draws it (its feed was 12-24 ms of the Escape key at 50k flows,
+        the overview's panes of 200 ports)."""
+        if len(self.screen_stack) > 1:
+            below = self.screen_stack[-2]
+            if isinstance(below, NodeScreen) and below.fed != self._feed_state():
+                self._feed(below)
 
     def _feed_state(self) -> tuple:
         """What a feed would give a screen now (Feed.state)."""

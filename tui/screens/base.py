@@ -49,7 +49,8 @@ class NodeScreen(Screen):
         self.post_message(WantFeed(self))
 
     def apply(self, feed: Feed) -> None:
-        """Called by the app for the screen on top only: hidden screens do no work."""
+        """Called by the app for the screen on top, and for the one Esc goes back to
+        once the top one is drawn (App._feed_below); the screens below do no work."""
         refresh = feed.refresh
         model = refresh.model
         said, clean = verdict(model)

@@ -61,7 +61,8 @@ class HelpScreen(Screen):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll { width: 90%; max-width: 110; height: auto; max-height: 90%;
-                                  border: round $accent; background: $surface; padding: 0 1; }
+                                  border: round $accent; background: $surface; padding: 0 1;
+                                  scrollbar-gutter: stable; }
     """
 
     def __init__(self, keys: list[HelpSection]) -> None:

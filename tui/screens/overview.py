@@ -6,7 +6,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Static
 
 from model.scopes import Scope
 from model.problems import verdict
@@ -15,7 +14,7 @@ from tui import rows
 from tui.navigation import OpenFlows, OpenInstance, OpenPath, OpenPort, OpenVlan
 from tui.screens.base import NodeScreen
 from widgets.pane_table import PaneTable
-from widgets.status import source_text
+from widgets.status import Steady, source_text
 
 
 # The sources each pane is drawn from: a pane whose source is stale or in
@@ -68,7 +67,7 @@ class OverviewScreen(NodeScreen):
             yield PaneTable(rows.VLAN_COLUMNS, id="vlans")
         with Vertical(id="ports-pane", classes="pane"):
             yield PaneTable(rows.PORT_COLUMNS, id="ports")
-        yield Static(id="problems-line")
+        yield Steady(id="problems-line")
 
     def on_mount(self) -> None:
         self.query_one("#instances-pane").border_title = "Instances  [Enter: vNICs]"
@@ -94,7 +93,7 @@ class OverviewScreen(NodeScreen):
             line.append("  [!: list]", style="dim")
         else:
             line.append(said, style="green" if clean else "bold yellow")
-        problems_line = self.query_one("#problems-line", Static)
+        problems_line = self.query_one("#problems-line", Steady)
         problems_line.update(line)
         # nothing found: the source bar says so already; the row goes to the panes
         problems_line.display = not clean
