@@ -23,7 +23,7 @@ from model.ovn import chassis_of, refine
 from model.ports import ofp_name, port_owner, port_refers  # noqa: F401  (re-exported)
 from model.problems import find_problems
 from model.neutron import BASE_EGRESS_TABLE
-from model.records import Domain, FlowDump, Observation, OvsBridge, Vnic
+from model.records import Domain, FlowDump, Observation, OvsBridge, Vnic, from_text
 from model.tunnels import tunnel_bridges, tunnel_map
 from model.views import (  # noqa: F401  (re-exported)
     DetailOf,
@@ -193,6 +193,10 @@ _SPOOF_IP = re.compile(r"(?:^|,)(?:nw_src|arp_spa)=([0-9.]+)(?:,|$)")
 def anti_spoofing_ips(dump: FlowDump | None) -> dict[int, tuple[str, ...]]:
     """ofport -> the IPv4 addresses its base-egress (table 71) flows let it send
     from, in the order the flows list them (0.0.0.0, DHCP's, left out)."""
+    return from_text(dump, "anti-spoofing addresses", lambda: _anti_spoofing_ips(dump))
+
+
+def _anti_spoofing_ips(dump: FlowDump | None) -> dict[int, tuple[str, ...]]:
     out: dict[int, list[str]] = {}
     for flow in dump.flows if dump else ():
         if flow.table != BASE_EGRESS_TABLE or "reg5=" not in flow.match:

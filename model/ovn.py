@@ -31,7 +31,8 @@ from typing import Iterable, Mapping
 
 from model.ports import NIC_TYPES, ofp_name, port_refers, strip_quotes
 from model.problems import _read_ok, find_problems, ovn_checks
-from model.records import EMPTY_MAP, Flow, FlowDetail, Observation, OvsBridge, OvsPort
+from model.records import (EMPTY_MAP, Flow, FlowDetail, Observation, OvsBridge, OvsPort,
+                           from_text)
 from model.views import (DetailOf, NodeModel, OvnChassis, OvnView, PortView, Problem,
                          VlanView)
 from model.vlans import flows_of
@@ -68,9 +69,9 @@ def chassis_of(obs: Observation) -> OvnChassis | None:
 def _ovn_table0(dump) -> bool:
     """ovn-controller's table 0 loads the datapath into metadata; the OVS agent never
     writes metadata (a saved `ovs-vsctl show` has no external_ids to go by)."""
-    return dump is not None and any(
+    return dump is not None and from_text(dump, "OVN's table 0", lambda: any(
         f.table == 0 and ("OXM_OF_METADATA[]" in f.actions or "->metadata" in f.actions)
-        for f in dump.flows)
+        for f in dump.flows))
 
 
 def parse_bridge_mappings(text: str) -> Mapping[str, str]:

@@ -12,7 +12,7 @@ from typing import Mapping
 
 from model.neutron import DEAD_VLAN, TUNNEL_NETWORKS, physical_network
 from model.ports import NIC_TYPES, TUNNEL_TYPES, is_veth_pair, port_refers
-from model.records import Flow, FlowDetail, FlowDump, OvsPort
+from model.records import Flow, FlowDetail, FlowDump, OvsPort, from_text
 from model.tunnels import TunnelLeg
 from model.views import VlanView, DetailOf
 
@@ -35,6 +35,16 @@ def _may_translate(flow: Flow) -> bool:
 def flows_of(flows: Mapping[str, FlowDump], bridge: str) -> tuple[Flow, ...]:
     dump = flows.get(bridge)
     return dump.flows if dump else ()
+
+
+def may_translate(flows: Mapping[str, FlowDump], bridge: str) -> list[Flow]:
+    """The bridge's flows that can be VLAN translations, as this dump has them (counters)."""
+    dump = flows.get(bridge)
+    if dump is None:
+        return []
+    places = from_text(dump, "may translate VLANs",
+                       lambda: [n for n, f in enumerate(dump.flows) if _may_translate(f)])
+    return [dump.flows[n] for n in places]
 
 
 def physical_bridges(bridges, int_br, iface_bridge) -> dict[str, tuple[str, str, tuple[str, ...]]]:
@@ -107,16 +117,12 @@ def vlan_map(bridges, int_br, phys, by_name, flows: Mapping[str, FlowDump],
     ingress: dict[int, list[tuple[str, Flow, FlowDetail]]] = {}
     for br_name, (phy_patch, int_patch, _nics) in phys.items():
         phy_port, int_port = by_name.get(phy_patch), by_name.get(int_patch)
-        for flow in flows_of(flows, br_name):
-            if not _may_translate(flow):
-                continue
+        for flow in may_translate(flows, br_name):
             d = detail_of(flow)
             if d.dl_vlan is not None and (d.set_vlan is not None or d.strip_vlan) \
                     and (d.in_port is None or (phy_port and port_refers(d.in_port, phy_port))):
                 _keep_all(egress, d.dl_vlan, (br_name, flow, d))
-        for flow in flows_of(flows, int_br):
-            if not _may_translate(flow):
-                continue
+        for flow in may_translate(flows, int_br):
             d = detail_of(flow)
             if d.set_vlan is not None and int_port and port_refers(d.in_port, int_port) \
                     and (d.dl_vlan is not None or d.untagged):

@@ -16,7 +16,7 @@ from collectors.openflow import stats as wire
 from collectors.openflow.detail import flow_detail
 from collectors.openflow.lines import FLOW_REPLY_HEADERS, parse_flow_line
 from collectors.openflow.stats import FlowStats
-from model.records import EMPTY_MAP, Flow, FlowDetail, FlowDump, FlowKey, frozen_map
+from model.records import EMPTY_MAP, Flow, FlowDetail, FlowDump, FlowKey, Layout, frozen_map
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +130,7 @@ class FlowTable:
         before = self._last()
         same = self.dump is not None and len(dump.flows) == len(before) and all(
             a.key == b.key and a.actions == b.actions for a, b in zip(dump.flows, before))
-        dump = replace(dump, layout=self.dump.layout if same else object())
+        dump = replace(dump, layout=self.dump.layout if same else Layout())
         return self._take(dump, [(last.get(key), flow) for key, flow in flows.items()],
                           last.keys() - flows.keys())
 
@@ -247,7 +247,7 @@ class FlowTable:
             self._before = None
         same = in_place and seen == total == len(flows) and self.dump is not None
         dump = FlowDump(self.bridge, tuple(flows), taken_at, tuple(unparsed),
-                        layout=self.dump.layout if same else object())
+                        layout=self.dump.layout if same else Layout())
         return self._take(dump, read, gone)
 
     @property
