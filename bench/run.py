@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> dict:
     quick = args.quick
     runs = 3 if quick else 5
     plan = terminal.LatencyPlan(cursor=4, help=1, flows=1, path=1, port=1) if quick \
-        else terminal.LatencyPlan(cursor=20, help=4, flows=4, path=4, port=4)
+        else terminal.LatencyPlan(cursor=20, help=8, flows=8, path=8, port=8)
     interval = 1.0
     result: dict = {
         "schema": "ovsvlan-tui/bench/1",

@@ -367,7 +367,8 @@ def _latencies(term: Terminal, pid: int, plan: LatencyPlan, refresh_wall: float,
     for kind, values in samples.items():
         result[kind] = {"samples": len(values), "p50_ms": _ms(percentile(values, 50)),
                         "p95_ms": _ms(percentile(values, 95)),
-                        "mean_ms": _ms(statistics.fmean(values) if values else None)}
+                        "mean_ms": _ms(statistics.fmean(values) if values else None),
+                        "ms": [_ms(v) for v in values]}  # in order sent ("back": from each visit)
     return result
 
 
