@@ -74,6 +74,7 @@ _IP = re.compile(r"(?:nw_src|nw_dst|arp_spa|arp_tpa|ipv6_src|ipv6_dst|nd_target)
 
 
 FULL_COLLECTION_EVERY = 100  # collections of the middle generation (Python's default: 10)
+COLLECT_AFTER_S = 1.0  # s after a screen is left for good (App._collect_soon)
 
 
 def _freeze_heap(enable: bool) -> None:
@@ -89,8 +90,8 @@ def _freeze_heap(enable: bool) -> None:
     (containers of the flows a refresh or the flows screen holds, and
     Textual's caches of drawn lines), which came every ~5 s and so fell on
     one key in ten. A full collection now waits for 100 younger ones, not
-    10: about one a minute, the few MB of cyclic garbage of a minute
-    kept meanwhile.
+    10: about one a minute, and a second after a screen is left for good,
+    whose widgets are the bulk of what waits (App._collect_soon).
     """
     gc.collect()
     gc.freeze()
@@ -183,6 +184,7 @@ class OvsVlanApp(App):
         self._jump_cache: tuple[int, list] | None = None
         self.flow_choices = Choices()  # the flows screens' choices, kept across refreshes
         self._heap_frozen = False
+        self._collecting: Timer | None = None  # a full collection to come (_collect_soon)
         preload_css(self, PRELOADED_CSS)
         quick_escape()
         free_finished_workers()
@@ -388,11 +390,27 @@ class OvsVlanApp(App):
     def pop_screen(self):
         """Back to a screen: fed the latest refresh before its first frame, so it
         never shows what it showed when it was left, even for a moment."""
+        left = self.screen
         done = super().pop_screen()
         screen = self.screen
         if isinstance(screen, NodeScreen) and screen.fed != self._feed_state():
             self._feed(screen)  # (unless it shows all of it already: back within a refresh)
+        if not self.is_screen_installed(left):
+            self._collect_soon()
         return done
+
+    def _collect_soon(self) -> None:
+        """A screen left for good is garbage in cycles (its widgets and theirs)
+        that only a full collection frees, and those wait for 100 younger ones
+        (_freeze_heap): about a minute, ~28 MiB in the one-minute soak's churn.
+        Freed a second after it is left instead (once for several screens),
+        not while the screen going back is drawn."""
+        if self._heap_frozen and self._collecting is None:
+            self._collecting = self.set_timer(COLLECT_AFTER_S, self._collect)
+
+    def _collect(self) -> None:
+        self._collecting = None
+        gc.collect()
 
     def _feed_below(self) -> None:
         """The screen Esc goes back to, fed once the top one is drawn: going back

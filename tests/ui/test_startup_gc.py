@@ -65,3 +65,25 @@ async def test_an_app_not_told_of_a_pause_leaves_the_gc_as_it_is():
     finally:
         if was_enabled:
             gc.enable()
+
+
+async def test_a_screen_left_for_good_is_freed_a_moment_later_not_at_the_next_full_collection():
+    # its widgets are garbage in cycles; full collections wait for 100 younger ones
+    # (keys at 50k flows), so the one-minute soak's churn had grown by 28 MiB
+    import weakref
+
+    from tests.ui.test_snapshots import to_instance
+
+    was_enabled = gc.isenabled()
+    gc.disable()  # only the app's own collection frees cycles
+    try:
+        app = OvsVlanApp(FakeBackend())
+        async with app.run_test(size=(160, 48)) as pilot:
+            await to_instance(pilot)
+            await until(pilot, lambda: app._heap_frozen, "the first refresh with flows")
+            left = weakref.ref(app.screen)
+            await pilot.press("escape")
+            await until(pilot, lambda: left() is None, "the instance screen freed", timeout=5)
+    finally:
+        if was_enabled:
+            gc.enable()
