@@ -183,10 +183,11 @@ def free_finished_workers() -> None:
     Textual 8.2.8's Worker holds its asyncio Task and the Task's context
     names the worker as the active one: each finished worker was cyclic
     garbage, and with it its arguments and its result. A refresh worker's
-    result is the node's whole reading (50k flows: a 50k-entry tuple among
-    ~18k other objects a second), freed only by the next full collection,
-    60-80 ms of the whole process every ~5 s at 50k flows. The manager drops
-    a worker once its task is done; the worker drops the task then.
+    result is the node's whole reading (at 50k flows a 50k-entry tuple of
+    flows; 18,500 objects of garbage every 5 s in all), freed only by the
+    next full collection: 60-80 ms of the whole process every ~5 s. The
+    manager drops a worker once its task is done; the worker drops the task
+    then.
     """
     from textual.worker_manager import WorkerManager
 
