@@ -168,8 +168,8 @@ def table(result: dict) -> str:
     ]
     for t in result["targets"]:
         verdict = {True: "met", False: "MISSED", None: "not measured"}[t["met"]]
-        value = "-" if t["value"] is None else f"{t['value']:.2f} {t['unit']}"
-        lines.append(f"  {verdict:>12}  {t['target']} at {t['size']} flows: {value}")
+        lines.append(f"  {verdict:>12}  {t['target']} at {t['size']} flows: "
+                     f"{_figure(t['value'], t['unit'])}")
     return "\n".join(lines)
 
 
@@ -182,8 +182,10 @@ def _n(value, digits: int = 2) -> str:
 def _figure(value, unit: str) -> str:
     if value is None:
         return "-"
-    if unit in ("x", "%"):
-        return f"{value:.2f}x" if unit == "x" else f"{value:.1f}%"
+    if unit == "x":
+        return f"{value:.2f}x"
+    if unit == "%":
+        return f"{value:.1f}%"
     if unit == "s":
         return f"{value:.3f} s" if value < 0.1 else f"{value:.2f} s"
     return f"{value:.0f} {unit}"

@@ -333,11 +333,8 @@ class OvsVlanApp(App):
 
     @on(WantFeed)
     def _want_feed(self, message: WantFeed) -> None:
-        screen = message.screen
-        # still on top, and not fed all of it already (by pop_screen)
-        if screen is self.screen and isinstance(screen, NodeScreen) \
-                and screen.fed != self._feed_state():
-            self._feed(screen)
+        if message.screen is self.screen:  # still on top (pop_screen may have fed it)
+            self._bring_up_to_date(message.screen)
 
     def push_screen(self, screen, *args, **kwargs):
         """A node screen comes with the latest refresh, shown in its first frame."""
@@ -392,9 +389,7 @@ class OvsVlanApp(App):
         never shows what it showed when it was left, even for a moment."""
         left = self.screen
         done = super().pop_screen()
-        screen = self.screen
-        if isinstance(screen, NodeScreen) and screen.fed != self._feed_state():
-            self._feed(screen)  # (unless it shows all of it already: back within a refresh)
+        self._bring_up_to_date(self.screen)
         if not self.is_screen_installed(left):
             self._collect_soon()
         return done
@@ -417,9 +412,13 @@ class OvsVlanApp(App):
         then only draws it (its feed was 12-24 ms of the Escape key at 50k flows,
         the overview's panes of 200 ports)."""
         if len(self.screen_stack) > 1:
-            below = self.screen_stack[-2]
-            if isinstance(below, NodeScreen) and below.fed != self._feed_state():
-                self._feed(below)
+            self._bring_up_to_date(self.screen_stack[-2])
+
+    def _bring_up_to_date(self, screen) -> None:
+        """Feed a node screen unless it shows all of the latest already
+        (back within a refresh, or fed while below)."""
+        if isinstance(screen, NodeScreen) and screen.fed != self._feed_state():
+            self._feed(screen)
 
     def _feed_state(self) -> tuple:
         """What a feed would give a screen now (Feed.state)."""
